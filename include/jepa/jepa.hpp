@@ -1,0 +1,16 @@
+// The core of jepa-cpp: tensors, autodiff, ops and the CPU backend.
+// Neural-network modules, optimizers, data, io and models have their own headers.
+#pragma once
+#include <jepa/core/tensor.hpp>
+#include <jepa/core/random.hpp>
+#include <jepa/autograd/grad_mode.hpp>
+#include <jepa/autograd/node.hpp>
+#include <jepa/ops/copy.hpp>
+#include <jepa/ops/view.hpp>
+#include <jepa/ops/binary.hpp>
+#include <jepa/ops/unary.hpp>
+#include <jepa/ops/reduce.hpp>
+#include <jepa/ops/creation.hpp>
+#include <jepa/autograd/engine.hpp>
+#include <jepa/autograd/gradcheck.hpp>
+#include <jepa/core/print.hpp>

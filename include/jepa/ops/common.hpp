@@ -1,0 +1,59 @@
+// What every op file needs: the tensor, graph recording, CPU kernels, argument checks, and the one
+// place that routes a kernel call to the tensor's device.
+#pragma once
+#include <jepa/autograd/node.hpp>
+#include <jepa/backends/cpu/parallel.hpp>
+#include <jepa/backends/cpu/strided.hpp>
+#include <jepa/core/tensor.hpp>
+
+// Marks functors that GPU kernels share with the CPU ones.
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define JEPA_HD __host__ __device__
+#else
+#define JEPA_HD
+#endif
+
+namespace jepa::detail {
+
+[[noreturn]] inline void no_gpu_backend(const char* op, Device d) {
+  fail(op, "tensor is on ", d, " but this translation unit was compiled without a GPU backend "
+           "(build it with the cuda or hip preset)");
+}
+
+inline void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  JEPA_CHECK(a.device() == b.device(), op, "expected tensors on the same device, got ", a.device(), " and ",
+             b.device());
+}
+
+inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  JEPA_CHECK(a.dtype() == b.dtype(), op, "expected tensors of the same dtype, got ", a.dtype(), " and ",
+             b.dtype());
+}
+
+inline void check_defined(const char* op, const Tensor& t, const char* what = "input") {
+  JEPA_CHECK(t.defined(), op, what, " tensor is undefined");
+}
+
+}  // namespace jepa::detail
+
+// Runs cpu_call on CPU tensors and gpu_call on GPU tensors. When no GPU backend is compiled into
+// this translation unit the GPU call is not even parsed, so GPU names need not exist.
+#ifdef JEPA_WITH_GPU
+#define JEPA_ON_DEVICE(op, device, cpu_call, gpu_call) \
+  do {                                                 \
+    if ((device).is_cpu()) {                           \
+      cpu_call;                                        \
+    } else {                                           \
+      gpu_call;                                        \
+    }                                                  \
+  } while (0)
+#else
+#define JEPA_ON_DEVICE(op, device, cpu_call, gpu_call)  \
+  do {                                                  \
+    if ((device).is_cpu()) {                            \
+      cpu_call;                                         \
+    } else {                                            \
+      ::jepa::detail::no_gpu_backend(op, device);       \
+    }                                                   \
+  } while (0)
+#endif

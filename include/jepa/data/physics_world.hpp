@@ -310,8 +310,8 @@ inline void write_clip(const PhysicsConfig& cfg, uint64_t seed, Event event, con
     }
   }
   *out.num_balls = static_cast<int64_t>(first.size());
-  *out.event_frame = plan && event != Event::none ? plan->frame : -1;
-  *out.event_ball = plan && event != Event::none ? static_cast<int64_t>(plan->ball) : -1;
+  *out.event_frame = plan ? plan->frame : -1;  // plans are kept only for the requested event
+  *out.event_ball = plan ? static_cast<int64_t>(plan->ball) : -1;
   out.occluder[0] = traj.states[0].occluder().x0;
   out.occluder[1] = traj.states[0].occluder().x1;
 }

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <jepa/models/ijepa.hpp>
+#include <jepa/models/vjepa.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/clip.hpp>
 #include <jepa/optim/ema.hpp>
@@ -102,7 +103,7 @@ TEST_CASE("I-JEPA loss runs forward and backward with the official batch layout"
   CHECK(loss.item() > 0);
   loss.backward();
   CHECK(model.encoder->blocks[0]->attn->qkv->weight.grad().defined());
-  CHECK(model.predictor->mask_token.grad().defined());
+  CHECK(model.predictor->mask_tokens[0].grad().defined());
   CHECK(!model.target_encoder->blocks[0]->attn->qkv->weight.grad().defined());
   // The target encoder starts as an exact copy of the context encoder.
   CHECK(model.target_encoder->norm->weight.to_vector<double>() == model.encoder->norm->weight.to_vector<double>());
@@ -125,4 +126,29 @@ TEST_CASE("flat buffers rebind parameters; EMA and clipping act on them") {
   const double norm = optim::clip_grad_norm({fa}, 1.0);
   CHECK(norm == doctest::Approx(std::sqrt(8.0)));
   CHECK(a.weight.grad().at({0, 0}) == doctest::Approx(1.0 / (std::sqrt(8.0) + 1e-6)));
+}
+
+TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss over configs") {
+  Generator gen(5);
+  models::VJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 16, 8, 1);
+  cfg.encoder.depth = 1;
+  cfg.encoder.frames = 4;
+  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
+  cfg.predictor.num_mask_tokens = 2;
+  models::VJEPA model(cfg, gen);
+  CHECK(model.encoder->pos_embed.shape() == Shape{1, 8, 192});  // 2 x 2 x 2 tubelets
+  CHECK(model.predictor->mask_tokens.size() == 2);
+  CHECK(max(abs(model.predictor->mask_tokens[1])).item() == 0);
+  auto names = model.predictor->state_dict();
+  CHECK(names[0].first == "mask_tokens.0");
+  Tensor clips = uniform({2, 1, 4, 16, 16}, 0, 1, gen);
+  models::MaskPair a{from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5}, {2, 3}),
+                     from_vector(std::vector<int64_t>{6, 7, 6, 7}, {2, 2})};
+  models::MaskPair b{from_vector(std::vector<int64_t>{7, 6}, {2, 1}), from_vector(std::vector<int64_t>{0, 1, 2, 3}, {2, 2})};
+  Tensor loss = model.loss(clips, {a, b});
+  CHECK(loss.item() > 0);
+  loss.backward();
+  CHECK(model.predictor->mask_tokens[1].grad().defined());
+  CHECK(model.encoder->patch_embed->proj->weight.grad().defined());
 }

@@ -16,21 +16,6 @@ struct IJEPAConfig {
   PredictorConfig predictor;
 };
 
-// The predictor config that goes with an encoder: same grid and heads, given width and depth.
-inline PredictorConfig predictor_for(const ViTConfig& encoder, int64_t dim, int64_t depth) {
-  PredictorConfig p;
-  p.grid = encoder.grid();
-  p.embed_dim = encoder.dim;
-  p.dim = dim;
-  p.depth = depth;
-  p.heads = encoder.heads;
-  p.mlp_ratio = encoder.mlp_ratio;
-  p.qkv_bias = encoder.qkv_bias;
-  p.eps = encoder.eps;
-  p.rescale_residual_init = encoder.rescale_residual_init;
-  return p;
-}
-
 class IJEPA {
  public:
   IJEPA(const IJEPAConfig& config, Generator& gen)

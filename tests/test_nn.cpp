@@ -3,6 +3,7 @@
 
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/vjepa.hpp>
+#include <jepa/models/attentive_probe.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/clip.hpp>
 #include <jepa/optim/ema.hpp>
@@ -151,4 +152,23 @@ TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss ove
   loss.backward();
   CHECK(model.predictor->mask_tokens[1].grad().defined());
   CHECK(model.encoder->patch_embed->proj->weight.grad().defined());
+}
+
+TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
+  Generator gen(6);
+  models::AttentiveProbe probe(16, 2, 5, gen);
+  auto names = probe.state_dict();
+  CHECK(names[0].first == "pooler.query_tokens");
+  CHECK(names[3].first == "pooler.cross_attention_block.xattn.q.weight");
+  CHECK(names.back().first == "linear.bias");
+  Tensor feats = uniform({3, 7, 16}, -1, 1, gen);
+  Tensor out = probe.forward(feats);
+  CHECK(out.shape() == Shape{3, 5});
+  sum(out).backward();
+  CHECK(probe.pooler->query_tokens.grad().defined());
+  // Permuting the tokens does not change the pooled result (no positions inside the probe).
+  Tensor perm = index_select(feats, 1, from_vector(std::vector<int64_t>{6, 5, 4, 3, 2, 1, 0}, {7}));
+  NoGrad ng;
+  const auto a = probe.forward(feats).to_vector<double>(), b = probe.forward(perm).to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
 }

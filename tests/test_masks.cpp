@@ -1,5 +1,5 @@
-// Mask samplers (I-JEPA 2-D, V-JEPA 3-D): bit-exact block sizes against tests/ref/make_mask_reference.py,
-// mask invariants, and mask statistics against the official collators'.
+// Mask samplers (I-JEPA 2-D, V-JEPA 3-D) and training schedules: bit-exact block sizes and schedule
+// values against tests/ref/*.py, mask invariants, and mask statistics against the official collators'.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <iterator>
 #include <jepa/models/multiblock_mask.hpp>
 #include <jepa/models/multiblock_mask3d.hpp>
+#include <jepa/optim/schedules.hpp>
 #include <map>
 #include <numeric>
 #include <set>
@@ -416,4 +417,82 @@ TEST_CASE("V-JEPA 3-D configuration errors") {
   CHECK_THROWS_AS(MultiBlockMask3D{config}, Error);
   config.masks.clear();
   CHECK_THROWS_AS(MultiBlockMask3D{config}, Error);
+}
+
+TEST_CASE("schedules match the official schedulers at anchor steps") {
+  using namespace jepa::optim;
+  struct Recipe {
+    WarmupCosineSchedule lr;
+    CosineWDSchedule wd;
+    LinearMomentumSchedule momentum;
+  };
+  // The recipes of tests/ref/make_schedule_reference.py, from the official configs.
+  auto pretrain = [](int64_t ipe, double epochs, double warmup, double ipe_scale, double start_lr, double lr,
+                     double final_lr, double wd, double final_wd, double ema0, double ema1) {
+    const int64_t total = schedule_steps(epochs, ipe, ipe_scale);
+    return Recipe{{schedule_steps(warmup, ipe), total, start_lr, lr, final_lr},
+                  {wd, final_wd, total},
+                  {ema0, ema1, static_cast<double>(ipe) * epochs * ipe_scale}};
+  };
+  const std::map<std::string, Recipe> recipes = {
+      {"ijepa_vith14", pretrain(625, 300, 40, 1.0, 2e-4, 1e-3, 1e-6, 0.04, 0.4, 0.996, 1.0)},
+      {"vjepa_vitl16", pretrain(300, 300, 40, 1.25, 2e-4, 6.25e-4, 1e-6, 0.04, 0.4, 0.998, 1.0)},
+      {"vjepa2_vitg16", pretrain(300, 800, 40, 1.25, 1e-4, 5.25e-4, 5.25e-4, 0.04, 0.04, 0.99925, 0.99925)},
+      {"wd_decay", pretrain(100, 10, 1, 1.0, 0.0, 1e-3, 0.0, 0.4, 0.05, 0.9, 0.99)}};
+  const WSDSchedule wsd{
+      schedule_steps(15, 300), schedule_steps(15, 300), schedule_steps(315, 300), 7.5e-5, 4.25e-4, 0.0};
+  const LinearDecaySchedule cooldown{5.25e-4, 1e-6, schedule_steps(40, 300, 1.25)};
+  int checked = 0;
+  for (const auto& r : read_records("schedule_anchors.txt")) {
+    const int64_t step = std::stoll(r[1]);
+    INFO(r[0], " step ", step);
+    // Same formulas in the same order: agreement to the last bit or two (libm's cos may differ).
+    auto same = [](double value, const std::string& expected) { CHECK(close(value, std::stod(expected), 1e-13)); };
+    if (r[0] == "vjepa2_ac_wsd") {
+      same(wsd(step), r[2]);
+    } else if (r[0] == "vjepa2_cooldown") {
+      same(cooldown(step), r[2]);
+    } else {
+      const Recipe& recipe = recipes.at(r[0]);
+      same(recipe.lr(step), r[2]);
+      same(recipe.wd(step), r[3]);
+      same(recipe.momentum(step), r[4]);
+    }
+    ++checked;
+  }
+  CHECK(checked == 56);
+
+  // The spec's anchors (section 4 and 5.5), rounded as the spec prints them.
+  const Recipe& ijepa = recipes.at("ijepa_vith14");
+  CHECK(close(ijepa.lr(1), 2.0003e-4, 2e-5));
+  CHECK(close(ijepa.lr(106250), 5.005e-4, 1e-12));
+  CHECK(close(ijepa.wd(106250), 0.2574, 2e-4));
+  CHECK(close(ijepa.momentum(106250), 0.998267, 1e-6));
+  CHECK(ijepa.momentum(1) == 0.996);
+  const Recipe& vjepa = recipes.at("vjepa_vitl16");
+  CHECK(close(vjepa.lr(90000), 7.5e-5, 1e-3));
+  CHECK(close(vjepa.wd(90000), 0.366, 2e-3));
+  CHECK(close(vjepa.momentum(90000), 0.9996, 1e-6));
+}
+
+TEST_CASE("schedule edge cases: step counting, clamps, the end of the momentum schedule") {
+  using namespace jepa::optim;
+  const WarmupCosineSchedule lr{10, 100, 0.0, 1.0, 0.1};
+  CHECK_THROWS_WITH_AS(
+      lr(0), "[WarmupCosineSchedule] steps count from 1 (the scheduler is stepped before the first forward), got 0",
+      Error);
+  CHECK(close(lr(5), 0.5, 1e-15));
+  CHECK(lr(10) == 1.0);
+  CHECK(close(lr(100), 0.1, 1e-15));
+  CHECK(close(lr(190), 1.0, 1e-15));  // like the official one, the cosine turns back up past total_steps
+  const CosineWDSchedule rising{0.04, 0.4, 100}, falling{0.4, 0.04, 100};
+  CHECK(rising(100) == 0.4);
+  CHECK(falling(100) == 0.04);
+  CHECK(close(rising(150), 0.22, 1e-15));  // and so does wd: the clamp only stops overshoot of final_wd
+  const LinearMomentumSchedule momentum{0.996, 1.0, 100};
+  CHECK(momentum(1) == 0.996);
+  CHECK(close(momentum(101), 1.0, 1e-15));
+  CHECK_THROWS_AS(momentum(102), Error);  // the official generator is exhausted here
+  CHECK(schedule_steps(300, 300, 1.25) == 112500);
+  CHECK(schedule_steps(40, 625) == 25000);
 }

@@ -1,7 +1,9 @@
-"""Minimal safetensors writer shared by the reference scripts (Debian has no safetensors package).
+"""Minimal safetensors reader and writer shared by the reference scripts (Debian has no
+safetensors package).
 
-Format: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
-then the raw little-endian data of every tensor in header order.
+Format: 8-byte little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}
+(plus an optional "__metadata__" of strings), then the raw little-endian data of every tensor in
+header order.
 """
 import json
 import struct
@@ -9,6 +11,7 @@ import struct
 import numpy as np
 
 _DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64", np.dtype("int64"): "I64"}
+_NUMPY = {name: dtype for dtype, name in _DTYPES.items()}
 
 
 def save(path, tensors, metadata=None):
@@ -30,3 +33,18 @@ def save(path, tensors, metadata=None):
         f.write(encoded)
         for blob in blobs:
             f.write(blob)
+
+
+def load(path):
+    """Returns (dict name -> numpy array in file order, metadata dict)."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        data = f.read()
+    metadata = header.pop("__metadata__", {})
+    tensors = {}
+    for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
+        begin, end = entry["data_offsets"]
+        dtype = np.dtype(_NUMPY[entry["dtype"]]).newbyteorder("<")
+        tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(entry["shape"]).astype(dtype.newbyteorder("="))
+    return tensors, metadata

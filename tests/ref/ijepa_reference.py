@@ -228,6 +228,24 @@ def encoder_for(model, img_size, patch_size, channels):
     return VisionTransformer(img_size, patch_size, channels, dim, depth, heads, mlp_ratio)
 
 
+def randomize_weights(module, gen):
+    """Float32-representable random weights far from the official init, so every term matters:
+    matrices ~ N(0, 1/fan_in), biases ~ N(0, 0.1^2), LayerNorm weights ~ 1 + N(0, 0.2^2)."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if not p.requires_grad:
+                continue  # the fixed sin-cos tables
+            noise = torch.randn(p.shape, generator=gen)
+            if name == "mask_token":
+                p.copy_(0.5 * noise)
+            elif p.dim() > 1:
+                p.copy_(noise * p[0].numel() ** -0.5)
+            elif "norm" in name and name.endswith("weight"):
+                p.copy_(1.0 + 0.2 * noise)
+            else:
+                p.copy_(0.1 * noise)
+
+
 def load_weights(module, tensors, prefix=""):
     """Copies `prefix + name` of a {name: numpy array} dict (or a safetensors path) into every
     tensor of module.state_dict(); extra or missing names are errors."""

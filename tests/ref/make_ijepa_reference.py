@@ -71,24 +71,6 @@ def masks():
     return collate(contexts), collate(targets)
 
 
-def randomize(module, gen):
-    """Float32-representable random weights far from the official init, so every term matters:
-    matrices ~ N(0, 1/fan_in), biases ~ N(0, 0.1^2), LayerNorm weights ~ 1 + N(0, 0.2^2)."""
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if not p.requires_grad:
-                continue  # the fixed sin-cos tables
-            noise = torch.randn(p.shape, generator=gen)
-            if name == "mask_token":
-                p.copy_(0.5 * noise)
-            elif p.dim() > 1:
-                p.copy_(noise * p[0].numel() ** -0.5)
-            elif "norm" in name and name.endswith("weight"):
-                p.copy_(1.0 + 0.2 * noise)
-            else:
-                p.copy_(0.1 * noise)
-
-
 def state(prefix, module):
     return {prefix + n: t.detach().float().clone() for n, t in module.state_dict().items()}
 
@@ -108,8 +90,8 @@ def step_case():
     encoder = ref.VisionTransformer(IMG, PATCH, CHANNELS, DIM, DEPTH, HEADS)
     predictor = ref.VisionTransformerPredictor(GRID, DIM, PRED_DIM, PRED_DEPTH, HEADS)
     target_encoder = ref.VisionTransformer(IMG, PATCH, CHANNELS, DIM, DEPTH, HEADS)
-    randomize(encoder, gen)
-    randomize(predictor, gen)
+    ref.randomize_weights(encoder, gen)
+    ref.randomize_weights(predictor, gen)
     with torch.no_grad():  # a target encoder some EMA steps behind the context encoder
         for online, target in zip(encoder.parameters(), target_encoder.parameters()):
             target.copy_(online + (0.05 * torch.randn(online.shape, generator=gen) if online.requires_grad else 0))

@@ -9,6 +9,7 @@
 #include <jepa/io/npy.hpp>
 
 #include <atomic>
+#include <sstream>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -381,4 +382,169 @@ TEST_CASE("loader: the destructor stops a worker that is waiting or busy, and op
   o.start_step = 2;
   CHECK(error_of([&] { BatchLoader<int> loader(o, make); }) ==
         "[BatchLoader] start (epoch 0, step 2) is outside the 2 steps of an epoch");
+}
+
+// ---------------------------------------------------------------------------------------------
+// the command-line tool's utilities (examples/jepa): PNG plots, metrics.jsonl, progress line
+
+#include "../examples/jepa/metrics.hpp"
+#include "../examples/jepa/plot.hpp"
+#include "../examples/jepa/progress.hpp"
+
+namespace {
+
+// Decodes a PNG as encode_png writes it (8-bit RGB, one IDAT), checking every chunk CRC, the
+// zlib header and Adler-32, and undoing the row filters (Sub, as written, and None).
+tool::Image decode_png(const std::string& png) {
+  const Bytes b(png.begin(), png.end());
+  REQUIRE(png.substr(0, 8) == "\x89PNG\r\n\x1a\n");
+  size_t pos = 8;
+  int width = 0, height = 0;
+  Bytes idat;
+  std::vector<std::string> types;
+  while (pos < b.size()) {
+    const uint32_t length = load_be<uint32_t>(&b[pos]);
+    const std::string type(png.substr(pos + 4, 4));
+    types.push_back(type);
+    const std::span<const uint8_t> typed(&b[pos + 4], length + 4);
+    CHECK(crc32(typed) == load_be<uint32_t>(&b[pos + 8 + length]));
+    if (type == "IHDR") {
+      width = static_cast<int>(load_be<uint32_t>(&b[pos + 8]));
+      height = static_cast<int>(load_be<uint32_t>(&b[pos + 12]));
+      CHECK(Bytes(&b[pos + 16], &b[pos + 21]) == Bytes{8, 2, 0, 0, 0});
+    }
+    if (type == "IDAT") idat.insert(idat.end(), &b[pos + 8], &b[pos + 8 + length]);
+    pos += 12 + length;
+  }
+  CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
+  REQUIRE(idat.size() > 6);
+  CHECK((idat[0] * 256 + idat[1]) % 31 == 0);  // zlib header check bits
+  Bytes raw;
+  const size_t used = inflate(std::span(idat).subspan(2), raw, "IDAT");
+  CHECK(used + 6 == idat.size());
+  uint32_t a = 1, s = 0;
+  for (const uint8_t v : raw) a = (a + v) % 65521, s = (s + a) % 65521;
+  CHECK(((s << 16) | a) == load_be<uint32_t>(&idat[idat.size() - 4]));
+
+  tool::Image image(width, height, {0, 0, 0});
+  const size_t stride = static_cast<size_t>(width) * 3;
+  REQUIRE(raw.size() == (stride + 1) * height);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t filter = raw[y * (stride + 1)];
+    REQUIRE(filter <= 1);
+    uint8_t* row = image.rgb.data() + y * stride;
+    for (size_t i = 0; i < stride; ++i)
+      row[i] = static_cast<uint8_t>(raw[y * (stride + 1) + 1 + i] + (filter == 1 && i >= 3 ? row[i - 3] : 0));
+  }
+  return image;
+}
+
+}  // namespace
+
+TEST_CASE("png: encode_png decodes back to the same pixels") {
+  tool::Image image(37, 23, {255, 255, 255});
+  for (int y = 0; y < 23; ++y)
+    for (int x = 0; x < 37; ++x)
+      if (x < 12 || y > 15) image.set(x, y, {static_cast<uint8_t>(x * 7), static_cast<uint8_t>(y * 11), 200});
+  image.set(-1, 3, {1, 2, 3});  // outside: ignored
+  const std::string png = tool::encode_png(image);
+  CHECK(decode_png(png).rgb == image.rgb);
+
+  tool::Image flat(400, 300, {255, 255, 255});
+  CHECK(tool::encode_png(flat).size() < 400 * 300 * 3 / 100);  // flat colour compresses well
+}
+
+TEST_CASE("plot: curves, axes, log scale and gaps render into a valid PNG") {
+  tool::Series loss{"train loss", {}, {}}, broken{"with gaps", {}, {}};
+  for (int s = 0; s <= 1000; s += 10) {
+    loss.x.push_back(s);
+    loss.y.push_back(2.0 * std::exp(-s / 300.0) + 0.05);
+    broken.x.push_back(s);
+    broken.y.push_back(s % 200 == 0 ? std::nan("") : (s > 900 ? -1.0 : 1.0));  // NaN gaps; <= 0 is off a log axis
+  }
+  const tool::PlotOptions options{"loss", "step", "loss", true, 480, 320};
+  const tool::Image image = tool::render_line_plot({loss, broken}, options);
+  CHECK(image.width == 480);
+  CHECK(image.height == 320);
+  auto count = [&](tool::Rgb c) {
+    int n = 0;
+    for (int y = 0; y < image.height; ++y)
+      for (int x = 0; x < image.width; ++x) n += image.get(x, y) == c;
+    return n;
+  };
+  CHECK(count(tool::detail::kPalette[0]) > 300);  // the first curve, 2 pixels wide, plus its legend swatch
+  CHECK(count(tool::detail::kPalette[1]) > 200);
+  CHECK(count(tool::detail::kBlack) > 1000);  // frame, ticks, title
+  const std::string path = temp_path("loss.png");
+  tool::write_line_plot(path, {loss}, {"", "step", "", false, 200, 120});
+  const Bytes written = read_bytes(path);
+  CHECK(decode_png(std::string(written.begin(), written.end())).width == 200);
+  CHECK(tool::render_line_plot({}, options).width == 480);  // nothing to draw: an empty frame
+  CHECK(tool::detail::linear_ticks(0, 1000, 8) == std::vector<double>{0, 200, 400, 600, 800, 1000});
+  CHECK(tool::detail::log_ticks(0.06, 2.1) == std::vector<double>{0.1, 0.2, 0.5, 1, 2});
+  CHECK(tool::detail::log_ticks(0.001, 50) == std::vector<double>{0.001, 0.01, 0.1, 1, 10});
+}
+
+TEST_CASE("metrics.jsonl: one flushed JSON object per line, appended across runs") {
+  const std::string path = temp_path("metrics.jsonl");
+  {
+    tool::MetricsLog log(path);
+    log.write(tool::MetricsRecord().add("step", 1).add("loss", 0.25).add("phase", "train \"a\"").add("ok", true));
+    CHECK(tool::read_metrics(path).size() == 1);  // on disk before the log closes
+  }
+  {
+    tool::MetricsLog log(path);
+    log.write(tool::MetricsRecord().add("step", int64_t{2}).add("loss", std::nan("")).add("lr", 1e-4f));
+  }
+  std::vector<json::Value> lines = tool::read_metrics(path);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find("step")->as_int64() == 1);
+  CHECK(lines[0].find("loss")->as_double() == 0.25);
+  CHECK(lines[0].find("phase")->text == "train \"a\"");
+  CHECK(lines[0].find("ok")->boolean);
+  CHECK(lines[1].find("loss")->kind == json::Value::Kind::null);
+  CHECK(lines[1].members[0].first == "step");  // fields keep their order
+
+  Bytes text = read_bytes(path);
+  const Bytes partial = to_bytes("{\"step\":3,\"lo");
+  text.insert(text.end(), partial.begin(), partial.end());
+  write_bytes(path, text);
+  CHECK(tool::read_metrics(path).size() == 2);  // a crash mid-line loses only that line
+  write_bytes(path, to_bytes("{\"step\":1}\n{oops}\n{\"step\":3}\n"));
+  CHECK_THROWS_WITH_AS(tool::read_metrics(path), doctest::Contains("metrics.jsonl line 2: invalid JSON at byte 1"),
+                       Error);
+}
+
+TEST_CASE("progress: plain periodic lines off a terminal, throttled redraws on one") {
+  using Clock = tool::ProgressBar::Clock;
+  const Clock::time_point t0{};
+  auto at = [&](double s) {
+    return t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+
+  std::ostringstream log;
+  tool::ProgressBar plain(100, log, false, {"img", 0.1, 10.0});
+  plain.update(1, 0, {{"loss", 0.5}, {"lr", 0.001}}, 64, at(0));
+  plain.update(2, 0, {{"loss", 0.4}}, 128, at(1));  // too soon: not shown
+  plain.update(51, 1, {{"loss", 0.25}, {"lr", 0.0005}}, 51 * 64, at(10));
+  plain.update(100, 1, {{"loss", 0.125}}, 6400, at(20));  // the last step always shows
+  CHECK(log.str() ==
+        "step 1/100 [........................]   1% | epoch 0 | loss 0.5 lr 0.001\n"
+        "step 51/100 [############............]  51% | epoch 1 | loss 0.25 lr 0.0005 | 320.0 img/s | ETA 00:10\n"
+        "step 100/100 [########################] 100% | epoch 1 | loss 0.125 | 316.8 img/s | ETA 00:00\n");
+
+  std::ostringstream tty;
+  tool::ProgressBar live(10, tty, true, {"img", 0.1, 10.0});
+  live.update(1, 0, {}, 8, at(0));
+  live.update(2, 0, {}, 16, at(0.05));  // within 0.1 s: not redrawn
+  live.update(3, 0, {}, 24, at(0.2));
+  live.message("checkpoint saved");
+  live.update(10, 0, {}, 80, at(1.0));
+  const std::string out = tty.str();
+  CHECK(out.find("\rstep 1/10 ") == 0);
+  CHECK(out.find("step 2/10") == std::string::npos);
+  CHECK(out.find("\rstep 3/10 ") != std::string::npos);
+  CHECK(out.find("\r\x1b[Kcheckpoint saved\nstep 3/10 ") != std::string::npos);  // message, then the line again
+  CHECK(out.find("\rstep 10/10 [########################] 100%") != std::string::npos);
+  CHECK(out.back() == '\n');
 }

@@ -42,15 +42,6 @@ Bytes gzip_stored(const Bytes& data) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 }  // namespace
 
 TEST_CASE("idx: element types, gzip, and every validation error") {

@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <jepa/core/error.hpp>
 
 namespace jepa::test {
 
@@ -52,6 +55,16 @@ inline Bytes replaced(const Bytes& b, std::string_view from, std::string_view to
   Bytes out = b;
   std::copy(to.begin(), to.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
   return out;
+}
+
+// The message of the jepa::Error that `f` throws, or "no error".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace jepa::test

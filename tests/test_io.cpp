@@ -36,6 +36,7 @@ TEST_CASE("json: values, escapes and exact integers") {
   CHECK(v.find("o")->is_object());
   CHECK(v.find("missing") == nullptr);
   CHECK(json::parse(json::quote("tab\there \"q\" \x01"), "test", "x").text == "tab\there \"q\" \x01");
+  CHECK(json::quote("a/b\b\x1f") == "\"a/b\\b\\u001f\"");
   CHECK(json::number(0.1) == "0.1");
   CHECK(json::number(1e300) == "1e+300");
   CHECK(json::number(std::nan("")) == "null");
@@ -43,23 +44,17 @@ TEST_CASE("json: values, escapes and exact integers") {
 }
 
 TEST_CASE("json: malformed text is rejected with its position") {
-  auto error_of = [](std::string_view text) {
-    try {
-      json::parse(text, "test", "doc");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  CHECK(error_of(R"({"a": 1,})") == "[test] doc: invalid JSON at byte 8: expected a string key");
-  CHECK(error_of(R"({"a": 1, "a": 2})") == "[test] doc: invalid JSON at byte 12: duplicate key \"a\"");
-  CHECK(error_of("[1, 2") == "[test] doc: invalid JSON at byte 5: expected ']', found the end of the text");
-  CHECK(error_of("01") == "[test] doc: invalid JSON at byte 0: numbers may not have leading zeros");
-  CHECK(error_of("\"a\nb\"") == "[test] doc: invalid JSON at byte 3: control character in a string");
-  CHECK(error_of("\"\\ud800\"") == "[test] doc: invalid JSON at byte 7: unpaired surrogate in a \\u escape");
-  CHECK(error_of("[1] x") == "[test] doc: invalid JSON at byte 4: unexpected 'x' after the JSON value");
-  CHECK(error_of("NaN") == "[test] doc: invalid JSON at byte 0: unexpected 'N'");
-  CHECK(error_of(std::string(100, '[')).find("nesting deeper than 64 levels") != std::string::npos);
+  auto parse_error = [](std::string_view text) { return error_of([&] { json::parse(text, "test", "doc"); }); };
+  CHECK(parse_error(R"({"a": 1,})") == "[test] doc: invalid JSON at byte 8: expected a string key");
+  CHECK(parse_error(R"({"a": 1, "a": 2})") == "[test] doc: invalid JSON at byte 12: duplicate key \"a\"");
+  CHECK(parse_error("[1, 2") == "[test] doc: invalid JSON at byte 5: expected ']', found the end of the text");
+  CHECK(parse_error("01") == "[test] doc: invalid JSON at byte 0: numbers may not have leading zeros");
+  CHECK(parse_error("\"a\nb\"") == "[test] doc: invalid JSON at byte 3: control character in a string");
+  CHECK(parse_error("\"\\ud800\"") == "[test] doc: invalid JSON at byte 7: unpaired surrogate in a \\u escape");
+  CHECK(parse_error("[1] x") == "[test] doc: invalid JSON at byte 4: unexpected 'x' after the JSON value");
+  CHECK(parse_error("\"\\x\"") == "[test] doc: invalid JSON at byte 3: invalid escape '\\x'");
+  CHECK(parse_error("NaN") == "[test] doc: invalid JSON at byte 0: unexpected 'N'");
+  CHECK(parse_error(std::string(100, '[')).find("nesting deeper than 64 levels") != std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,12 +123,7 @@ TEST_CASE("npy: every validation error names the file and the problem") {
   const std::string path = temp_path("bad.npy");
   auto error_with = [&](const Bytes& content) {
     write_bytes(path, content);
-    try {
-      load_npy(path);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return error_of([&] { load_npy(path); });
   };
   const std::string prefix = "[load_npy] " + path + ": ";
   CHECK(error_with(slice(bytes, 0, bytes.size() - 4)) == prefix + "truncated: expected 24 bytes of data, found 20");
@@ -236,12 +226,7 @@ TEST_CASE("safetensors: every validation error names the file and the tensor") {
   const std::string path = temp_path("bad.safetensors");
   auto error_with = [&](const Bytes& content) {
     write_bytes(path, content);
-    try {
-      load_safetensors(path);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return error_of([&] { load_safetensors(path); });
   };
   const std::string prefix = "[load_safetensors] " + path + ": ";
   const std::string a = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";

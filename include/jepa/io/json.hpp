@@ -4,6 +4,8 @@
 // keep their source text, so integers are read exactly (int64) instead of through a double.
 // Nesting is limited to kMaxDepth so hostile input cannot overflow the stack.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include <jepa/core/error.hpp>
+#include <jepa/io/text_scanner.hpp>
 
 namespace jepa::json {
 
@@ -64,11 +67,16 @@ inline const char* kind_name(Value::Kind k) {
 
 namespace detail {
 
-class Parser {
+// The two-character escapes of JSON strings: the letter after the backslash and the character.
+inline constexpr std::array<std::pair<char, char>, 8> kEscapes = {
+    {{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', '\b'}, {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}}};
+
+class Parser : jepa::detail::TextScanner {
  public:
   static constexpr int kMaxDepth = 64;
 
-  Parser(std::string_view text, const char* op, std::string_view context) : s_(text), op_(op), context_(context) {}
+  Parser(std::string_view text, const char* op, std::string_view context)
+      : TextScanner(text), op_(op), context_(context) {}
 
   Value parse_document() {
     Value v = parse_value(0);
@@ -83,17 +91,6 @@ class Parser {
     fail(op_, context_, ": invalid JSON at byte ", pos_, ": ", args...);
   }
 
-  void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-  }
-  bool consume(char c) {
-    skip_space();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
   void expect(char c) {
     if (!consume(c)) {
       if (pos_ == s_.size()) error("expected '", c, "', found the end of the text");
@@ -222,36 +219,27 @@ class Parser {
       }
       if (pos_ == s_.size()) error("unterminated escape");
       const char e = s_[pos_++];
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = parse_hex4();
-          if (cp >= 0xD800 && cp < 0xDC00) {  // high surrogate: a low one must follow
-            if (s_.substr(pos_, 2) != "\\u") error("unpaired surrogate in a \\u escape");
-            pos_ += 2;
-            const uint32_t low = parse_hex4();
-            if (low < 0xDC00 || low >= 0xE000) error("unpaired surrogate in a \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          } else if (cp >= 0xDC00 && cp < 0xE000) {
-            error("unpaired surrogate in a \\u escape");
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: error("invalid escape '\\", e, "'");
+      if (e != 'u') {
+        const auto* escape =
+            std::find_if(kEscapes.begin(), kEscapes.end(), [&](const auto& p) { return p.first == e; });
+        if (escape == kEscapes.end()) error("invalid escape '\\", e, "'");
+        out += escape->second;
+        continue;
       }
+      uint32_t cp = parse_hex4();
+      if (cp >= 0xD800 && cp < 0xDC00) {  // high surrogate: a low one must follow
+        if (s_.substr(pos_, 2) != "\\u") error("unpaired surrogate in a \\u escape");
+        pos_ += 2;
+        const uint32_t low = parse_hex4();
+        if (low < 0xDC00 || low >= 0xE000) error("unpaired surrogate in a \\u escape");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      } else if (cp >= 0xDC00 && cp < 0xE000) {
+        error("unpaired surrogate in a \\u escape");
+      }
+      append_utf8(out, cp);
     }
   }
 
-  std::string_view s_;
-  size_t pos_ = 0;
   const char* op_;
   std::string_view context_;
 };
@@ -267,21 +255,18 @@ inline Value parse(std::string_view text, const char* op, std::string_view conte
 inline std::string quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
+    const auto* escape = std::find_if(detail::kEscapes.begin(), detail::kEscapes.end(),
+                                      [&](const auto& p) { return p.second == c && p.first != '/'; });  // '/' may stay
+    if (escape != detail::kEscapes.end()) {
+      out += '\\';
+      out += escape->first;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[(c >> 4) & 0xF];
+      out += kHex[c & 0xF];
+    } else {
+      out += c;
     }
   }
   return out + '"';

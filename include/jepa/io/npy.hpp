@@ -15,6 +15,7 @@
 
 #include <jepa/io/atomic_file.hpp>
 #include <jepa/io/file.hpp>
+#include <jepa/io/text_scanner.hpp>
 #include <jepa/jepa.hpp>
 
 namespace jepa {
@@ -33,9 +34,9 @@ struct NpyHeader {
 
 // A parser for the subset of Python literals numpy writes in headers: a dict with string keys and
 // values that are strings, True/False, or tuples of non-negative integers.
-class NpyHeaderParser {
+class NpyHeaderParser : TextScanner {
  public:
-  NpyHeaderParser(std::string_view text, const InputFile& file) : s_(text), file_(file) {}
+  NpyHeaderParser(std::string_view text, const InputFile& file) : TextScanner(text), file_(file) {}
 
   NpyHeader parse() {
     NpyHeader h;
@@ -76,17 +77,6 @@ class NpyHeaderParser {
   void check_new(bool& seen, const std::string& key) {
     if (seen) error("duplicate key '", key, "'");
     seen = true;
-  }
-  void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n')) ++pos_;
-  }
-  bool consume(char c) {
-    skip_space();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
   }
   void expect(char c) {
     if (!consume(c)) error("expected '", c, "'");
@@ -135,8 +125,6 @@ class NpyHeaderParser {
     return shape;
   }
 
-  std::string_view s_;
-  size_t pos_ = 0;
   const InputFile& file_;
 };
 

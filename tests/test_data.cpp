@@ -218,6 +218,17 @@ TEST_CASE("RandomResizedCrop: boxes respect the scale and ratio bounds and are s
   CHECK(out1.shape() == Shape{4, 1, 16, 16});
   CHECK(out1.to_vector<double>() == out2.to_vector<double>());
   CHECK(small(images.select(0, 0), g1).shape() == Shape{1, 16, 16});
+
+  // Gathering by index with one generator per sample, as a loader's make_batch does.
+  auto generator_for = [](int64_t i) { return sample_generator(7, 2, i); };
+  const Tensor gathered = small.crop_samples(images, {3, 0, 3}, generator_for);
+  CHECK(gathered.shape() == Shape{3, 1, 16, 16});
+  Generator g3 = generator_for(3);
+  CHECK(gathered.select(0, 0).to_vector<double>() == small(images.select(0, 3), g3).to_vector<double>());
+  CHECK(gathered.select(0, 2).to_vector<double>() ==
+        gathered.select(0, 0).to_vector<double>());  // same sample, same crop
+  CHECK_THROWS_WITH_AS(small.crop_samples(images, {4}, generator_for),
+                       "[RandomResizedCrop] sample index 4 out of range for 4 images", Error);
 }
 
 TEST_CASE("Normalize subtracts the mean and divides by the std per channel") {
@@ -336,14 +347,17 @@ TEST_CASE("loader: an exception in make_batch reaches the consumer after the bat
   LoaderOptions o;
   o.dataset_size = 100;
   o.batch_size = 10;
+  const int threads = cpu::max_threads();
   BatchLoader<int64_t> loader(o, [](const BatchPlan& p) -> int64_t {
     if (p.step == 2) fail("make_batch", "cannot decode sample ", p.indices[0]);
+    JEPA_CHECK(!grad_enabled() && cpu::max_threads() == 1, "make_batch", "worker runs with grad or many threads");
     return p.step;
   });
   CHECK(loader.next().batch == 0);
   CHECK(loader.next().batch == 1);
   CHECK_THROWS_WITH_AS(loader.next(), doctest::Contains("[make_batch] cannot decode sample"), Error);
   CHECK_THROWS_WITH_AS(loader.next(), doctest::Contains("[make_batch] cannot decode sample"), Error);  // stays failed
+  CHECK(cpu::max_threads() == threads);  // the worker's setting stayed on the worker
 }
 
 TEST_CASE("loader: the destructor stops a worker that is waiting or busy, and options are checked") {

@@ -9,7 +9,8 @@
 // Threading: one worker fills a queue of at most `prefetch` batches. An exception in make_batch
 // is delivered to the consumer by next(), after the batches made before it, and again on every
 // later call. The destructor stops the worker (after the batch it is making) and joins it.
-// The worker runs with autograd recording off.
+// The worker runs with autograd recording off and with `worker_threads` OpenMP threads (default
+// one), so batch preparation does not compete with training for every core.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -62,6 +63,7 @@ struct LoaderOptions {
   int64_t prefetch = 2;     // batches prepared ahead of the consumer
   int64_t start_epoch = 0;  // the first batch delivered is (start_epoch, start_step)
   int64_t start_step = 0;
+  int worker_threads = 1;  // OpenMP threads for ops inside make_batch; training keeps the other cores
 
   int64_t steps_per_epoch() const {
     return drop_last ? dataset_size / batch_size : (dataset_size + batch_size - 1) / batch_size;
@@ -89,9 +91,9 @@ class BatchLoader {
   BatchLoader(const LoaderOptions& options, MakeBatch make_batch)
       : options_(options), make_batch_(std::move(make_batch)) {
     const char* op = "BatchLoader";
-    JEPA_CHECK(options.dataset_size > 0 && options.batch_size > 0 && options.prefetch > 0, op,
-               "need dataset_size, batch_size and prefetch > 0, got ", options.dataset_size, ", ", options.batch_size,
-               ", ", options.prefetch);
+    JEPA_CHECK(options.dataset_size > 0 && options.batch_size > 0 && options.prefetch > 0 && options.worker_threads > 0,
+               op, "need dataset_size, batch_size, prefetch and worker_threads > 0, got ", options.dataset_size, ", ",
+               options.batch_size, ", ", options.prefetch, ", ", options.worker_threads);
     JEPA_CHECK(options.steps_per_epoch() > 0, op, "a dataset of ", options.dataset_size,
                " samples gives no full batch of ", options.batch_size, " (drop_last is on)");
     JEPA_CHECK(options.start_epoch >= 0 && options.start_step >= 0 && options.start_step < options.steps_per_epoch(),
@@ -138,6 +140,9 @@ class BatchLoader {
 
   void run() {
     NoGrad no_grad;
+#ifdef _OPENMP
+    omp_set_num_threads(options_.worker_threads);  // this thread's setting only
+#endif
     const LoaderOptions& o = options_;
     for (int64_t epoch = o.start_epoch;; ++epoch) {
       const std::vector<int64_t> order = epoch_order(o.dataset_size, o.seed, epoch, o.shuffle);

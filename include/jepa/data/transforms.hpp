@@ -10,6 +10,7 @@
 #pragma once
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include <jepa/jepa.hpp>
@@ -137,16 +138,37 @@ class RandomResizedCrop {
     return {(height - h) / 2, (width - w) / 2, h, w};
   }
 
-  // (C,H,W) -> (C,size,size), or (B,C,H,W) -> (B,C,size,size) with one box per image.
+  // (C,H,W) -> (C,size,size), or (B,C,H,W) -> (B,C,size,size) with one box per image, in order.
   Tensor operator()(const Tensor& images, Generator& gen) const {
     auto [batch, single] = detail::as_image_batch(images, "RandomResizedCrop");
-    const int64_t b = batch.size(0), c = batch.size(1), h = batch.size(2), w = batch.size(3);
-    Tensor out = Tensor::empty({b, c, size_, size_});
-    for (int64_t i = 0; i < b; ++i)
-      detail::resize_window(batch.data<float>() + i * c * h * w, c, h, w, sample_box(h, w, gen),
-                            out.data<float>() + i * c * size_ * size_, size_, size_);
+    std::vector<int64_t> all(static_cast<size_t>(batch.size(0)));
+    std::iota(all.begin(), all.end(), int64_t{0});
+    Tensor out = crop_samples(batch, all, [&](int64_t) -> Generator& { return gen; });
     return single ? out.squeeze(0) : out;
   }
+
+  // Gathers and crops: sample k of the result (B,C,size,size) is images[indices[k]] of (N,C,H,W),
+  // its box drawn from generator_for(indices[k]) (a Generator or a reference to one). With the
+  // loader's sample_generator this makes each sample's crop independent of batch and timing:
+  //   crop.crop_samples(images, plan.indices, [&](int64_t i) { return sample_generator(seed, plan.epoch, i); })
+  template <class GeneratorFor>
+  Tensor crop_samples(const Tensor& images, const std::vector<int64_t>& indices, GeneratorFor&& generator_for) const {
+    const char* op = "RandomResizedCrop";
+    JEPA_CHECK(images.dim() == 4, op, "expected images (N,C,H,W), got shape ", images.shape());
+    const Tensor source = detail::as_image_batch(images, op).first;
+    const int64_t n = source.size(0), c = source.size(1), h = source.size(2), w = source.size(3);
+    Tensor out = Tensor::empty({static_cast<int64_t>(indices.size()), c, size_, size_});
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const int64_t i = indices[k];
+      JEPA_CHECK(i >= 0 && i < n, op, "sample index ", i, " out of range for ", n, " images");
+      auto&& gen = generator_for(i);
+      detail::resize_window(source.data<float>() + i * c * h * w, c, h, w, sample_box(h, w, gen),
+                            out.data<float>() + static_cast<int64_t>(k) * c * size_ * size_, size_, size_);
+    }
+    return out;
+  }
+
+  int64_t size() const { return size_; }
 
  private:
   int64_t size_;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include <jepa/data/transforms.hpp>
 #include <jepa/io/atomic_file.hpp>
 #include <jepa/io/safetensors.hpp>
 #include <jepa/models/linear_probe.hpp>
@@ -73,7 +74,7 @@ void probe(const ProbeFlags& flags) {
   std::ostringstream line;
   line << "{\"probe_acc\":" << ours << ",\"random_init_probe_acc\":" << random << ",\"pixel_probe_acc\":" << pixels
        << ",\"step\":" << saved.metadata.at("step") << "}";
-  write_file_atomically(fs::path(flags.checkpoint) / "probe.json", line.str() + "\n");
+  write_file_atomically(fs::path(flags.checkpoint) / "probe.json", line.str() + "\n", "probe");
   std::cout << line.str() << std::endl;
 }
 

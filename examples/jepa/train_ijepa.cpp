@@ -39,8 +39,9 @@ struct TrainFlags {
 void write_loss_plot(const fs::path& dir) {
   Series loss{"loss", {}, {}};
   for (const json::Value& record : read_metrics(dir / "metrics.jsonl")) {
-    loss.x.push_back(record.at("step").as_number());
-    loss.y.push_back(record.at("loss").is_null() ? NAN : record.at("loss").as_number());
+    const json::Value* value = record.find("loss");
+    loss.x.push_back(record.find("step")->as_double());
+    loss.y.push_back(value && value->kind == json::Value::Kind::number ? value->as_double() : NAN);
   }
   PlotOptions options;
   options.title = "I-JEPA training loss (smooth L1)";
@@ -49,13 +50,20 @@ void write_loss_plot(const fs::path& dir) {
   write_line_plot(dir / "loss.png", {loss}, options);
 }
 
-// Keeps the metrics lines up to `step` (a resumed run rewrites what came after its checkpoint).
+// Keeps the complete metrics lines up to `step`: a resumed run rewrites what came after its
+// checkpoint, and a line cut short by a crash is dropped.
 void truncate_metrics(const fs::path& path, int64_t step) {
   if (!fs::exists(path)) return;
+  const std::vector<uint8_t> bytes = read_file(path, "train-ijepa");
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   std::string kept;
-  for (const json::Value& record : read_metrics(path))
-    if (record.at("step").as_number() <= static_cast<double>(step)) kept += json::serialize(record) + "\n";
-  write_file_atomically(path, kept);
+  for (size_t start = 0, end; (end = text.find('\n', start)) != std::string_view::npos; start = end + 1) {
+    const std::string_view line = text.substr(start, end - start);
+    const json::Value record = json::parse(line, "train-ijepa", path.string());
+    const json::Value* s = record.find("step");
+    if (s && s->as_double() <= static_cast<double>(step)) (kept += line) += '\n';
+  }
+  write_file_atomically(path, kept, "train-ijepa");
 }
 
 void train(TrainFlags flags) {

@@ -313,3 +313,81 @@ TEST_CASE("cuda: the caching allocator reuses freed blocks and returns them on e
   gpu::empty_cache();
   CHECK(gpu::memory_stats(0).cached_bytes == 0);
 }
+
+namespace {
+
+// softmax(scale * q k^T) v composed from elementwise ops and reductions, differentiable.
+Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
+  const Tensor s = sum(q.unsqueeze(3) * k.unsqueeze(2), {-1}) * scale;  // (B, H, N, M)
+  const Tensor e = exp(s - max(s.detach(), {-1}, true));
+  const Tensor p = e / sum(e, {-1}, true);
+  return sum(p.unsqueeze(-1) * v.unsqueeze(2), {3});  // (B, H, N, D)
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double x : t.to_vector<double>()) m = std::max(m, std::abs(x));
+  return m;
+}
+
+// The fused kernels against the composition in f64 on the CPU, from the same (rounded) inputs.
+// q, k, v are CPU tensors of `dtype`, possibly strided views.
+void check_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, double rtol, double atol_fraction) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
+  Tensor q64 = q.to(DType::f64).detach().requires_grad_(), k64 = k.to(DType::f64).detach().requires_grad_(),
+         v64 = v.to(DType::f64).detach().requires_grad_();
+  const Tensor expected = composed_attention(q64, k64, v64, scale);
+  const Tensor dout = random(expected.shape(), 31, DType::f64).to(q.dtype());
+  expected.backward(dout.to(DType::f64));
+  const Tensor s = sum(q64.detach().unsqueeze(3) * k64.detach().unsqueeze(2), {-1}) * scale;
+  const Tensor smax = max(s, {-1}, true);
+  const Tensor expected_lse = (log(sum(exp(s - smax), {-1}, true)) + smax).squeeze(-1);
+
+  const Tensor qg = q.to(kGpu), kg = k.to(kGpu), vg = v.to(kGpu);
+  REQUIRE(gpu::attention_supported(qg, kg, vg));
+  const gpu::AttentionResult r = gpu::attention_forward(qg, kg, vg, scale);
+  check_close(r.out, expected, rtol, atol_fraction * max_abs(expected), "attention out");
+  check_close(r.lse, expected_lse, 1e-5, 1e-5, "attention lse");
+  const gpu::AttentionGrads g = gpu::attention_backward(qg, kg, vg, r.out, r.lse, dout.to(kGpu), scale);
+  check_close(g.dq, q64.grad(), rtol, atol_fraction * max_abs(q64.grad()), "attention dq");
+  check_close(g.dk, k64.grad(), rtol, atol_fraction * max_abs(k64.grad()), "attention dk");
+  check_close(g.dv, v64.grad(), rtol, atol_fraction * max_abs(v64.grad()), "attention dv");
+}
+
+}  // namespace
+
+TEST_CASE("cuda: fused attention matches the composition, forward and backward, f32 and bf16") {
+  SKIP_WITHOUT_DEVICE();
+  // Tolerances: f32 accumulates in f32 (relative error ~1e-6 per op); bf16 inputs are compared
+  // with the reference computed from the same bf16 values, so the error is the rounding of each
+  // result to bf16 (2^-8 relative) plus f32 accumulation.
+  struct Case {
+    int64_t B, H, N, M, D;
+  };
+  for (const Case& c : {Case{2, 3, 50, 37, 32}, Case{1, 2, 130, 97, 64}, Case{2, 2, 70, 45, 128}, Case{1, 1, 1, 1, 64},
+                        Case{3, 1, 16, 64, 32}}) {
+    for (DType dt : {DType::f32, DType::bf16}) {
+      CAPTURE(c.N);
+      CAPTURE(c.M);
+      CAPTURE(c.D);
+      CAPTURE(dt);
+      const double rtol = dt == DType::f32 ? 1e-5 : 1.0 / 128, atol = dt == DType::f32 ? 1e-5 : 1.0 / 128;
+      check_fused_attention(random({c.B, c.H, c.N, c.D}, 21, dt, -2, 2), random({c.B, c.H, c.M, c.D}, 22, dt, -2, 2),
+                            random({c.B, c.H, c.M, c.D}, 23, dt), rtol, atol);
+    }
+  }
+}
+
+TEST_CASE("cuda: fused attention reads q, k, v as head views of one qkv projection") {
+  SKIP_WITHOUT_DEVICE();
+  const int64_t B = 2, N = 41, H = 3, D = 64;
+  const Tensor qkv = random({B, N, 3 * H * D}, 24).reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});  // (3, B, H, N, D)
+  check_fused_attention(qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2), 1e-5, 1e-5);
+  const Tensor k = qkv.select(0, 1).to(kGpu), v = qkv.select(0, 2).to(kGpu);
+  const Tensor strided_q = random({B, H, D, N}, 25).to(kGpu).transpose(2, 3);  // (B, H, N, D), head dim strided
+  CHECK(!gpu::attention_supported(strided_q, k, v));
+  CHECK(gpu::attention_supported(strided_q.contiguous(), k, v));
+  CHECK(!gpu::attention_supported(strided_q.to(DType::f64), k.to(DType::f64), v.to(DType::f64)));
+  CHECK(!gpu::attention_supported(random({1, 1, 4, 48}, 1).to(kGpu), random({1, 1, 4, 48}, 2).to(kGpu),
+                                  random({1, 1, 4, 48}, 3).to(kGpu)));  // head dim 48
+}

@@ -3,5 +3,6 @@
 // defines JEPA_WITH_GPU there; other translation units never see this header.
 #pragma once
 #include <jepa/backends/gpu/allocator.cuh>
+#include <jepa/backends/gpu/attention.cuh>
 #include <jepa/backends/gpu/elementwise.cuh>
 #include <jepa/backends/gpu/reduce.cuh>

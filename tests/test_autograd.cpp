@@ -115,3 +115,69 @@ TEST_CASE("max shares the gradient among ties like torch.amax") {
   max(x).backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 0.5, 0.5, 0});
 }
+
+TEST_CASE("gradcheck: softmax, log_softmax and layer_norm") {
+  Tensor x = leaf({3, 4, 5}, 7);
+  Tensor w = leaf({5}, 8), b = leaf({5}, 9);
+  Tensor w2 = leaf({4, 5}, 10);
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  check([](auto& v) { return softmax(v[0], -1); }, {x});
+  check([](auto& v) { return softmax(v[0], 1); }, {x});
+  check([](auto& v) { return log_softmax(v[0], 0); }, {x});
+  check([](auto& v) { return log_softmax(v[0].transpose(0, 2), -1); }, {x});
+  check([](auto& v) { return layer_norm(v[0], {5}, v[1], v[2], 1e-6); }, {x, w, b});
+  check([](auto& v) { return layer_norm(v[0], {5}); }, {x});
+  check([](auto& v) { return layer_norm(v[0], {4, 5}, v[1], Tensor(), 1e-5); }, {x, w2});
+  check([](auto& v) { return layer_norm(v[0].transpose(1, 2), {4}); }, {x});
+}
+
+TEST_CASE("gradcheck: matmul and linear") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  Tensor a = leaf({2, 3, 4}, 11), b = leaf({4, 5}, 12), c = leaf({2, 4, 5}, 13), d = leaf({1, 4, 2}, 14);
+  Tensor v = leaf({4}, 15), m = leaf({3, 4}, 16);
+  check([](auto& t) { return matmul(t[0], t[1]); }, {a, b});                  // batch folded into rows
+  check([](auto& t) { return matmul(t[0], t[1]); }, {a, c});                  // batched
+  check([](auto& t) { return matmul(t[0], t[1]); }, {a, d});                  // broadcast batch
+  check([](auto& t) { return matmul(t[0].transpose(1, 2), t[1].transpose(1, 2)); }, {c, a});  // both transposed
+  check([](auto& t) { return matmul(t[0], t[1]); }, {m, v});                  // matrix-vector
+  check([](auto& t) { return matmul(t[1], t[0]); }, {b, v});                  // vector-matrix
+  check([](auto& t) { return matmul(t[0], t[0]); }, {v});                     // dot
+  check([](auto& t) { return matmul(t[0].slice(2, 0, 4, 2), t[1].slice(0, 1, 3)); }, {a, b});  // strided copy path
+  Tensor x = leaf({2, 3, 4}, 17), W = leaf({6, 4}, 18), bias = leaf({6}, 19);
+  check([](auto& t) { return linear(t[0], t[1], t[2]); }, {x, W, bias});
+  check([](auto& t) { return linear(t[0], t[1]); }, {x, W});
+  check([](auto& t) { return linear(t[0].transpose(0, 1), t[1]); }, {x, W});
+}
+
+TEST_CASE("gradcheck: gather, index_select, cat, stack, split, repeat") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  Tensor x = leaf({2, 5, 3}, 20), y = leaf({2, 2, 3}, 21);
+  Tensor idx = from_vector(std::vector<int64_t>{4, 0, 4, 1, 2, 2}, {2, 3});
+  check([idx](auto& t) { return gather(t[0], 1, idx.unsqueeze(-1).expand({2, 3, 3})); }, {x});  // apply_masks form
+  Tensor idx_full = from_vector(std::vector<int64_t>{0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1}, {2, 2, 3});
+  check([idx_full](auto& t) { return gather(t[0], 0, idx_full); }, {x});
+  Tensor sel = from_vector(std::vector<int64_t>{2, 2, 0}, {3});
+  check([sel](auto& t) { return index_select(t[0], 2, sel); }, {x});
+  check([](auto& t) { return cat({t[0], t[1]}, 1); }, {x, y});
+  check([](auto& t) { return stack({t[0], t[1].transpose(0, 1)}, 2); }, {y, y});
+  check([](auto& t) { auto p = split(t[0], {2, 3}, 1); return p[1] * 2.0 + sum(p[0], {1}, true); }, {x});
+  check([](auto& t) { return repeat(t[0], {2, 1, 1, 2}); }, {y});
+}
+
+TEST_CASE("gradcheck: losses") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  Tensor a = leaf({3, 4}, 22, -3, 3), b = leaf({3, 4}, 23, -3, 3);
+  check([](auto& t) { return mse_loss(t[0], t[1]); }, {a, b});
+  check([](auto& t) { return l1_loss(t[0], t[1], Reduction::sum); }, {a, b});
+  check([](auto& t) { return smooth_l1_loss(t[0], t[1]); }, {a, b});
+  check([](auto& t) { return smooth_l1_loss(t[0], t[1], 0.5, Reduction::none); }, {a, b});
+  Tensor labels = from_vector(std::vector<int64_t>{3, 0, 2}, {3});
+  check([labels](auto& t) { return cross_entropy(t[0], labels); }, {a});
+  check([labels](auto& t) { return cross_entropy(t[0], labels, Reduction::none); }, {a});
+}
+
+TEST_CASE("gradcheck: attention composite") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  Tensor q = leaf({2, 3, 5, 4}, 24), k = leaf({2, 3, 6, 4}, 25), v = leaf({2, 3, 6, 4}, 26);
+  check([](auto& t) { return scaled_dot_product_attention(t[0], t[1], t[2]); }, {q, k, v});
+}

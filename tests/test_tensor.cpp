@@ -159,3 +159,45 @@ TEST_CASE("devices that are not compiled in give a clear error") {
                        "README: GPU presets)",
                        Error);
 }
+
+TEST_CASE("op errors name the op and the shapes, dtypes or values involved") {
+  Tensor a = zeros({2, 3}), b = zeros({4, 5});
+  CHECK_THROWS_WITH_AS(matmul(a, b), "[matmul] cannot multiply shapes [2, 3] and [4, 5] (3 != 4)", Error);
+  CHECK_THROWS_WITH_AS(linear(a, b),
+                       "[linear] input of shape [2, 3] does not match weight of shape [4, 5] (expected input (..., 5) "
+                       "and weight (out, in))",
+                       Error);
+  CHECK_THROWS_WITH_AS(layer_norm(a, {4}),
+                       "[layer_norm] normalized_shape [4] does not match the trailing dims of input shape [2, 3]", Error);
+  CHECK_THROWS_WITH_AS(gather(a, 1, from_vector(std::vector<int64_t>{0, 3}, {2, 1})),
+                       "[gather] index 3 is out of bounds for dim 1 with size 3", Error);
+  CHECK_THROWS_WITH_AS(gather(a, 1, zeros({2, 1})), "[gather] index must have dtype i64, got f32", Error);
+  CHECK_THROWS_WITH_AS(cat({a, b}, 0), "[cat] tensor 1 has shape [4, 5], which does not match shape [2, 3] outside dim 0",
+                       Error);
+  CHECK_THROWS_WITH_AS(cross_entropy(a, from_vector(std::vector<int64_t>{0, 3}, {2})),
+                       "[cross_entropy] label 3 at row 1 is out of range for 3 classes", Error);
+  CHECK_THROWS_WITH_AS(mse_loss(a, zeros({3, 2})),
+                       "[mse_loss] input of shape [2, 3] and target of shape [3, 2] must have the same shape", Error);
+  CHECK_THROWS_WITH_AS(split(a, {1, 1}, 1), "[split] sizes add up to 2 but dim 1 of shape [2, 3] has size 3", Error);
+}
+
+TEST_CASE("op forward values") {
+  Tensor x = tensor({1, 2, 3});
+  const auto sm = softmax(x, 0).to_vector<double>();
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  CHECK(sm[2] == doctest::Approx(std::exp(3.0) / z));
+  CHECK(log_softmax(x, 0).to_vector<double>()[0] == doctest::Approx(1.0 - std::log(z)));
+  const auto ln = layer_norm(x, {3}).to_vector<double>();
+  CHECK(ln[0] == doctest::Approx(-std::sqrt(1.5)).epsilon(1e-4));  // (1-2)/sqrt(2/3 + 1e-5)
+  Tensor m = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2});
+  CHECK(matmul(m, m).to_vector<double>() == std::vector<double>{7, 10, 15, 22});
+  CHECK(matmul(m.transpose(0, 1), m).to_vector<double>() == std::vector<double>{10, 14, 14, 20});
+  CHECK(linear(m, m, from_vector(std::vector<double>{1, -1}, {2})).to_vector<double>()
+        == std::vector<double>{6, 10, 12, 24});
+  CHECK(smooth_l1_loss(tensor({0.5, 3}), tensor({0, 0})).item() == doctest::Approx((0.125 + 2.5) / 2));
+  CHECK(cross_entropy(from_vector(std::vector<double>{0, 0}, {1, 2}), from_vector(std::vector<int64_t>{1}, {1})).item()
+        == doctest::Approx(std::log(2.0)));
+  CHECK(repeat(tensor({1, 2}), {2, 2}).to_vector<double>() == std::vector<double>{1, 2, 1, 2, 1, 2, 1, 2});
+  CHECK(index_select(tensor({5, 6, 7}), 0, from_vector(std::vector<int64_t>{2, 0}, {2})).to_vector<double>()
+        == std::vector<double>{7, 5});
+}

@@ -11,6 +11,13 @@
 #include <jepa/ops/unary.hpp>
 #include <jepa/ops/reduce.hpp>
 #include <jepa/ops/creation.hpp>
+#include <jepa/ops/softmax.hpp>
+#include <jepa/ops/layernorm.hpp>
+#include <jepa/ops/matmul.hpp>
+#include <jepa/ops/index.hpp>
+#include <jepa/ops/join.hpp>
+#include <jepa/ops/loss.hpp>
+#include <jepa/ops/attention.hpp>
 #include <jepa/autograd/engine.hpp>
 #include <jepa/autograd/gradcheck.hpp>
 #include <jepa/core/print.hpp>

@@ -35,14 +35,14 @@ inline Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-inline void Tensor::set_grad(const Tensor& g) {
+inline void Tensor::set_grad(const Tensor& g) const {
   JEPA_CHECK(!g.defined() || (g.shape() == shape() && g.dtype() == dtype() && g.device() == device()), "set_grad",
              "gradient of shape ", g.shape(), " ", g.dtype(), " on ", g.device(), " does not match tensor of shape ",
              shape(), " ", dtype(), " on ", device());
   impl().grad = g.defined() ? g.impl_ptr() : nullptr;
 }
 
-inline void Tensor::zero_grad() {
+inline void Tensor::zero_grad() const {
   if (impl().grad) Tensor(impl().grad).zero_();
 }
 

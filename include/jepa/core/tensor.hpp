@@ -132,8 +132,8 @@ class Tensor {
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
   Tensor grad() const { return Tensor(impl().grad); }
-  void set_grad(const Tensor& g);  // installs a gradient buffer (e.g. a view of a flat buffer)
-  void zero_grad();                 // fills the gradient buffer with zeros, keeping it
+  void set_grad(const Tensor& g) const;  // installs a gradient buffer (e.g. a view of a flat buffer)
+  void zero_grad() const;           // fills the gradient buffer with zeros, keeping it
   void backward(const Tensor& grad = Tensor()) const;
   Tensor detach() const;            // same storage, no autograd history
 

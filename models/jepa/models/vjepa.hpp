@@ -1,0 +1,71 @@
+// V-JEPA (Bardes et al., 2024): I-JEPA on video. Clips are cut into 2 x p x p tubelets with 3-D
+// sin-cos positions; each batch carries several mask configurations (short-range: many small
+// blocks, long-range: a few large ones, all spanning the whole clip in time). For each config i:
+//   z_i = predictor(encoder(clips, context_i), context_i, target_i, mask token i)
+//   loss_i = mean |z_i - layer_norm(target_encoder(clips)) at target_i|        (L1)
+// and the loss is the mean over configs. Optimizer, schedules and EMA are the shared trainer's.
+#pragma once
+#include <jepa/models/predictor.hpp>
+
+namespace jepa::models {
+
+struct VJEPAConfig {
+  ViTConfig encoder;  // frames > 1
+  PredictorConfig predictor;
+};
+
+// The context and target token indices of one mask configuration, each (B, K).
+struct MaskPair {
+  Tensor context, target;
+};
+
+class VJEPA {
+ public:
+  VJEPA(const VJEPAConfig& config, Generator& gen)
+      : config_(config),
+        encoder(std::make_shared<VisionTransformer>(config.encoder, gen)),
+        predictor(std::make_shared<Predictor>(config.predictor, gen)),
+        target_encoder(std::make_shared<VisionTransformer>(config.encoder, gen)) {
+    JEPA_CHECK(config.encoder.video() && config.predictor.frames == config.encoder.frames, "VJEPA",
+               "needs a video encoder (frames > 1) and a predictor over the same frames, got ", config.encoder.frames,
+               " and ", config.predictor.frames);
+    target_encoder->load_state_dict(encoder->state_dict());
+    for (Tensor& p : target_encoder->parameters()) p.requires_grad_(false);
+  }
+
+  // clips (B, C, T, H, W); one MaskPair per mask configuration.
+  Tensor loss(const Tensor& clips, const std::vector<MaskPair>& masks) const {
+    JEPA_CHECK(!masks.empty(), "VJEPA", "needs at least one mask configuration");
+    Tensor features;
+    {
+      NoGrad no_grad;
+      features = target_encoder->forward(clips);
+      features = layer_norm(features, {features.size(-1)});  // (B, N, D), no affine
+    }
+    Tensor total;
+    for (size_t i = 0; i < masks.size(); ++i) {
+      Tensor targets;
+      {
+        NoGrad no_grad;
+        targets = apply_masks(features, {masks[i].target});
+      }
+      Tensor z = predictor->forward(encoder->forward(clips, {masks[i].context}), {masks[i].context},
+                                    {masks[i].target}, static_cast<int64_t>(i));
+      Tensor li = l1_loss(z, targets);
+      total = total.defined() ? total + li : li;
+    }
+    return total / static_cast<double>(masks.size());
+  }
+
+  const VJEPAConfig& config() const { return config_; }
+
+ private:
+  VJEPAConfig config_;
+
+ public:
+  std::shared_ptr<VisionTransformer> encoder;
+  std::shared_ptr<Predictor> predictor;
+  std::shared_ptr<VisionTransformer> target_encoder;
+};
+
+}  // namespace jepa::models

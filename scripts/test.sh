@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, configures, builds and runs every test (CTest),
+# then prints one summary line "N passed, N failed, N skipped". .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/install-deps.sh test
+
+cmake --preset cpu
+cmake --build --preset cpu -j "$jobs"
+
+log=build/cpu/ctest.log
+set +e
+ctest --preset cpu -j "$jobs" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+skipped=$(grep -c '\*\*\*Skipped\|Not Run' "$log" || true)
+total=${total:-0}
+failed=${failed:-0}
+echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -1,0 +1,174 @@
+// Modules, position tables, the I-JEPA model's shapes and names, flat buffers and optimizers.
+#include <doctest/doctest.h>
+
+#include <jepa/models/ijepa.hpp>
+#include <jepa/models/vjepa.hpp>
+#include <jepa/models/attentive_probe.hpp>
+#include <jepa/optim/adamw.hpp>
+#include <jepa/optim/clip.hpp>
+#include <jepa/optim/ema.hpp>
+
+using namespace jepa;
+
+TEST_CASE("ViT state_dict names and order follow the official checkpoints") {
+  Generator gen(0);
+  models::ViTConfig c = models::vit_config("vit_tiny", 28, 4, 1);
+  c.depth = 2;
+  models::VisionTransformer vit(c, gen);
+  auto sd = vit.state_dict();
+  CHECK(sd[0].first == "pos_embed");
+  CHECK(sd[0].second.shape() == Shape{1, 49, 192});
+  CHECK(sd[1].first == "patch_embed.proj.weight");
+  CHECK(sd[1].second.shape() == Shape{192, 1, 4, 4});
+  CHECK(sd[3].first == "blocks.0.norm1.weight");
+  CHECK(sd[5].first == "blocks.0.attn.qkv.weight");
+  CHECK(sd[5].second.shape() == Shape{576, 192});
+  CHECK(sd.back().first == "norm.bias");
+  CHECK(vit.named_parameters().size() == sd.size() - 1);  // pos_embed is a fixed buffer
+  Tensor x = uniform({3, 1, 28, 28}, 0, 1, gen);
+  CHECK(vit.forward(x).shape() == Shape{3, 49, 192});
+  Tensor m = from_vector(std::vector<int64_t>{0, 5, 9, 1, 2, 3, 48, 47, 46}, {3, 3});
+  CHECK(vit.forward(x, {m, m}).shape() == Shape{6, 3, 192});
+}
+
+TEST_CASE("residual-branch init is scaled by 1/sqrt(2 l) and load_state_dict checks names and shapes") {
+  Generator gen(1);
+  models::ViTConfig c = models::vit_config("vit_small", 32, 8, 3);
+  c.depth = 3;
+  models::VisionTransformer vit(c, gen);
+  auto std_of = [](const Tensor& t) { return std::sqrt(mean(pow(t, 2)).item()); };
+  CHECK(std_of(vit.blocks[0]->attn->qkv->weight) == doctest::Approx(0.02).epsilon(0.05));
+  CHECK(std_of(vit.blocks[2]->mlp->fc2->weight) == doctest::Approx(0.02 / std::sqrt(6.0)).epsilon(0.05));
+  auto sd = vit.state_dict();
+  sd.pop_back();
+  CHECK_THROWS_WITH_AS(vit.load_state_dict(sd), "[load_state_dict] missing tensor 'norm.bias' (expected shape [384])",
+                       Error);
+  sd = vit.state_dict();
+  sd[1].second = zeros({2});
+  CHECK_THROWS_WITH_AS(vit.load_state_dict(sd),
+                       "[load_state_dict] tensor 'patch_embed.proj.weight' has shape [2], the model expects [384, 3, 8, 8]",
+                       Error);
+}
+
+TEST_CASE("patch embedding equals a strided convolution") {
+  Generator gen(2);
+  nn::PatchEmbed pe(2, 3, 2, gen);
+  Tensor x = uniform({1, 2, 4, 6}, -1, 1, gen);
+  Tensor y = pe.forward(x);  // (1, 6, 3)
+  const auto xv = x.to_vector<double>(), w = pe.proj->weight.to_vector<double>(), b = pe.proj->bias.to_vector<double>();
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t d = 0; d < 3; ++d) {
+        double acc = b[d];
+        for (int64_t c = 0; c < 2; ++c)
+          for (int64_t u = 0; u < 2; ++u)
+            for (int64_t v = 0; v < 2; ++v)
+              acc += w[((d * 2 + c) * 2 + u) * 2 + v] * xv[(c * 4 + 2 * i + u) * 6 + 2 * j + v];
+        CHECK(y.at({0, i * 3 + j, d}) == doctest::Approx(acc).epsilon(1e-5));
+      }
+}
+
+TEST_CASE("sin-cos tables: I-JEPA puts the column first, V-JEPA time-row-column truncated to D") {
+  Tensor t = nn::sincos_2d_ijepa(8, 3, 3);
+  // token (row 1, col 2) = 5: first half encodes column 2, second half row 1
+  const double w1 = std::pow(10000.0, -0.5);
+  CHECK(t.at({5, 0}) == doctest::Approx(std::sin(2.0)));
+  CHECK(t.at({5, 1}) == doctest::Approx(std::sin(2.0 * w1)));
+  CHECK(t.at({5, 2}) == doctest::Approx(std::cos(2.0)));
+  CHECK(t.at({5, 4}) == doctest::Approx(std::sin(1.0)));
+  CHECK(t.at({5, 7}) == doctest::Approx(std::cos(1.0 * w1)));
+  Tensor v = nn::sincos_3d_vjepa(10, 2, 2, 2);  // each axis ceil(10/6)*2 = 4 dims, cut to 10
+  CHECK(v.shape() == Shape{8, 10});
+  // token (t=1, i=0, j=1) = 5: [sin t, sin t w, cos t, cos t w | row ... | col (first 2 of 4)]
+  CHECK(v.at({5, 0}) == doctest::Approx(std::sin(1.0)));
+  CHECK(v.at({5, 4}) == doctest::Approx(0.0));
+  CHECK(v.at({5, 6}) == doctest::Approx(1.0));
+  CHECK(v.at({5, 8}) == doctest::Approx(std::sin(1.0)));
+}
+
+TEST_CASE("I-JEPA loss runs forward and backward with the official batch layout") {
+  Generator gen(3);
+  models::IJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
+  cfg.encoder.depth = 2;
+  cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
+  models::IJEPA model(cfg, gen);
+  Tensor images = uniform({2, 1, 16, 16}, 0, 1, gen);
+  Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9}, {2, 6});
+  Tensor t1 = from_vector(std::vector<int64_t>{10, 11, 14, 15}, {2, 2});
+  Tensor t2 = from_vector(std::vector<int64_t>{12, 13, 0, 1}, {2, 2});
+  Tensor z = model.predictor->forward(model.encoder->forward(images, {ctx}), {ctx}, {t1, t2});
+  CHECK(z.shape() == Shape{4, 2, 192});
+  Tensor loss = model.loss(images, {ctx}, {t1, t2});
+  CHECK(loss.dim() == 0);
+  CHECK(loss.item() > 0);
+  loss.backward();
+  CHECK(model.encoder->blocks[0]->attn->qkv->weight.grad().defined());
+  CHECK(model.predictor->mask_tokens[0].grad().defined());
+  CHECK(!model.target_encoder->blocks[0]->attn->qkv->weight.grad().defined());
+  // The target encoder starts as an exact copy of the context encoder.
+  CHECK(model.target_encoder->norm->weight.to_vector<double>() == model.encoder->norm->weight.to_vector<double>());
+}
+
+TEST_CASE("flat buffers rebind parameters; EMA and clipping act on them") {
+  Generator gen(4);
+  nn::Linear a(3, 2, true, gen), b(3, 2, true, gen);
+  auto fa = std::make_shared<optim::FlatParameters>(a.named_parameters());
+  optim::FlatParameters fb(b.named_parameters(), false);
+  CHECK(fa->numel() == 8);
+  CHECK(a.weight.impl().storage == fa->values().impl().storage);
+  CHECK(a.bias.offset() == 6);
+  sum(a.forward(ones({1, 3}))).backward();
+  CHECK(fa->grads().to_vector<double>() == std::vector<double>{1, 1, 1, 1, 1, 1, 1, 1});
+  const auto before_a = fa->values().to_vector<double>(), before_b = fb.values().to_vector<double>();
+  optim::ema_update(fb, *fa, 0.75);
+  const auto after = b.weight.to_vector<double>();
+  for (int i = 0; i < 6; ++i) CHECK(after[i] == doctest::Approx(0.75 * before_b[i] + 0.25 * before_a[i]));
+  const double norm = optim::clip_grad_norm({fa}, 1.0);
+  CHECK(norm == doctest::Approx(std::sqrt(8.0)));
+  CHECK(a.weight.grad().at({0, 0}) == doctest::Approx(1.0 / (std::sqrt(8.0) + 1e-6)));
+}
+
+TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss over configs") {
+  Generator gen(5);
+  models::VJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 16, 8, 1);
+  cfg.encoder.depth = 1;
+  cfg.encoder.frames = 4;
+  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
+  cfg.predictor.num_mask_tokens = 2;
+  models::VJEPA model(cfg, gen);
+  CHECK(model.encoder->pos_embed.shape() == Shape{1, 8, 192});  // 2 x 2 x 2 tubelets
+  CHECK(model.predictor->mask_tokens.size() == 2);
+  CHECK(max(abs(model.predictor->mask_tokens[1])).item() == 0);
+  auto names = model.predictor->state_dict();
+  CHECK(names[0].first == "mask_tokens.0");
+  Tensor clips = uniform({2, 1, 4, 16, 16}, 0, 1, gen);
+  models::MaskPair a{from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5}, {2, 3}),
+                     from_vector(std::vector<int64_t>{6, 7, 6, 7}, {2, 2})};
+  models::MaskPair b{from_vector(std::vector<int64_t>{7, 6}, {2, 1}), from_vector(std::vector<int64_t>{0, 1, 2, 3}, {2, 2})};
+  Tensor loss = model.loss(clips, {a, b});
+  CHECK(loss.item() > 0);
+  loss.backward();
+  CHECK(model.predictor->mask_tokens[1].grad().defined());
+  CHECK(model.encoder->patch_embed->proj->weight.grad().defined());
+}
+
+TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
+  Generator gen(6);
+  models::AttentiveProbe probe(16, 2, 5, gen);
+  auto names = probe.state_dict();
+  CHECK(names[0].first == "pooler.query_tokens");
+  CHECK(names[3].first == "pooler.cross_attention_block.xattn.q.weight");
+  CHECK(names.back().first == "linear.bias");
+  Tensor feats = uniform({3, 7, 16}, -1, 1, gen);
+  Tensor out = probe.forward(feats);
+  CHECK(out.shape() == Shape{3, 5});
+  sum(out).backward();
+  CHECK(probe.pooler->query_tokens.grad().defined());
+  // Permuting the tokens does not change the pooled result (no positions inside the probe).
+  Tensor perm = index_select(feats, 1, from_vector(std::vector<int64_t>{6, 5, 4, 3, 2, 1, 0}, {7}));
+  NoGrad ng;
+  const auto a = probe.forward(feats).to_vector<double>(), b = probe.forward(perm).to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+}

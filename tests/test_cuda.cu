@@ -9,6 +9,10 @@
 #include <functional>
 
 #include <jepa/jepa.hpp>
+#include <jepa/models/ijepa.hpp>
+#include <jepa/optim/adamw.hpp>
+#include <jepa/optim/clip.hpp>
+#include <jepa/optim/ema.hpp>
 
 using namespace jepa;
 
@@ -390,4 +394,206 @@ TEST_CASE("cuda: fused attention reads q, k, v as head views of one qkv projecti
   CHECK(!gpu::attention_supported(strided_q.to(DType::f64), k.to(DType::f64), v.to(DType::f64)));
   CHECK(!gpu::attention_supported(random({1, 1, 4, 48}, 1).to(kGpu), random({1, 1, 4, 48}, 2).to(kGpu),
                                   random({1, 1, 4, 48}, 3).to(kGpu)));  // head dim 48
+}
+
+TEST_CASE("cuda: softmax and log_softmax along any dim, short and long rows") {
+  SKIP_WITHOUT_DEVICE();
+  struct Case {
+    Shape shape;
+    int64_t dim;
+  };
+  for (const Case& c : {Case{{7, 300}, -1}, Case{{5, 3000}, 1}, Case{{4, 9, 6}, 1}, Case{{3, 2, 5}, 0}, Case{{6}, 0}}) {
+    for (bool log_form : {false, true}) {
+      CAPTURE(c.shape);
+      CAPTURE(log_form);
+      compare_op({random(c.shape, 40, DType::f32, -5, 5)},
+                 [&](const std::vector<Tensor>& in) { return log_form ? log_softmax(in[0], c.dim) : softmax(in[0], c.dim); },
+                 1e-5, 1e-6);
+    }
+  }
+  const Tensor masked = from_vector(std::vector<double>{-INFINITY, -INFINITY, 1, -INFINITY}, {2, 2});
+  check_close(softmax(masked.to(kGpu), 1), softmax(masked, 1), 0, 0, "all -inf row gives NaN");
+  check_close(log_softmax(masked.to(kGpu), 1), log_softmax(masked, 1), 0, 0, "log_softmax with -inf");
+}
+
+TEST_CASE("cuda: layer_norm with and without affine parameters, gradients of all inputs") {
+  SKIP_WITHOUT_DEVICE();
+  for (const Shape& shape : std::vector<Shape>{{10, 192}, {2, 3, 64}, {3, 5000}, {4, 1}, {300, 8}}) {
+    const int64_t D = shape.back();
+    CAPTURE(shape);
+    const Tensor x = random(shape, 41, DType::f32, -2, 3), w = random({D}, 42), b = random({D}, 43);
+    compare_op({x, w, b}, [&](const std::vector<Tensor>& in) { return layer_norm(in[0], {D}, in[1], in[2]); }, 2e-5, 2e-5);
+    compare_op({x}, [&](const std::vector<Tensor>& in) { return layer_norm(in[0], {D}); }, 2e-5, 2e-5);
+    compare_op({x, w}, [&](const std::vector<Tensor>& in) { return layer_norm(in[0], {D}, in[1]); }, 2e-5, 2e-5);
+  }
+  compare_op({random({3, 4, 5}, 44, DType::f64), random({4, 5}, 45, DType::f64), random({4, 5}, 46, DType::f64)},
+             [](const std::vector<Tensor>& in) { return layer_norm(in[0], {4, 5}, in[1], in[2], 1e-3); }, 1e-12, 1e-12);
+}
+
+TEST_CASE("cuda: matmul and linear over layouts, batches and broadcasts (cuBLAS)") {
+  SKIP_WITHOUT_DEVICE();
+  using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+  struct Case {
+    const char* name;
+    Shape a, b;
+    Fn f;
+  };
+  const Fn mm = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
+  const std::vector<Case> cases = {
+      {"2-D", {33, 17}, {17, 29}, mm},
+      {"vector-matrix", {17}, {17, 5}, mm},
+      {"matrix-vector", {6, 17}, {17}, mm},
+      {"batched", {3, 8, 5}, {3, 5, 7}, mm},
+      {"broadcast batch", {2, 1, 4, 5}, {3, 5, 6}, mm},
+      {"batch folded into rows", {2, 7, 5}, {5, 3}, mm},
+      {"transposed operands", {9, 4}, {6, 9},
+       [](const std::vector<Tensor>& in) { return matmul(in[0].transpose(0, 1), in[1].transpose(0, 1)); }},
+      {"strided batch views", {2, 4, 4, 5}, {5, 3},  // offsets not evenly spaced: pointer arrays
+       [](const std::vector<Tensor>& in) { return matmul(in[0].slice(1, 0, 3), in[1].unsqueeze(0).expand({3, 5, 3})); }},
+      {"linear", {2, 5, 12}, {7, 12}, [](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }},
+  };
+  for (const Case& c : cases)
+    for (DType dt : {DType::f32, DType::f64}) {
+      CAPTURE(c.name);
+      CAPTURE(dt);
+      const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+      compare_op({random(c.a, 50, dt), random(c.b, 51, dt)}, c.f, tol, tol);
+    }
+  compare_op({random({4, 3, 12}, 52), random({7, 12}, 53), random({7}, 54)},
+             [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, 1e-5, 1e-5);
+  // TF32 keeps 10 mantissa bits of each product's inputs: about 1e-3 relative.
+  gpu::set_allow_tf32(true);
+  compare_op({random({64, 256}, 55), random({256, 48}, 56)}, mm, 5e-3, 5e-3);
+  gpu::set_allow_tf32(false);
+  CHECK(!gpu::allow_tf32());
+}
+
+TEST_CASE("cuda: gather, index_select, their scatter-add gradients, and bad indices") {
+  SKIP_WITHOUT_DEVICE();
+  const Tensor x = random({3, 7, 5}, 60);
+  const Tensor idx = from_vector(std::vector<int64_t>{6, 0, 2, 2, 5, 1}, {3, 2});  // repeats: gradients add
+  const Tensor expanded = idx.unsqueeze(-1).expand({3, 2, 5});                  // the apply_masks pattern
+  compare_op({x}, [&](const std::vector<Tensor>& in) { return gather(in[0], 1, expanded.to(in[0].device())); }, 0, 0);
+  const Tensor full_idx = from_vector(std::vector<int64_t>{0, 2, 1, 1, 0, 2, 2, 2, 0, 1, 1, 0, 2, 0, 1}, {1, 3, 5});
+  compare_op({x}, [&](const std::vector<Tensor>& in) { return gather(in[0], 0, full_idx.to(in[0].device())); }, 0, 0);
+  const Tensor sel = from_vector(std::vector<int64_t>{4, 4, 0}, {3});
+  compare_op({x}, [&](const std::vector<Tensor>& in) { return index_select(in[0], 2, sel.to(in[0].device())); }, 0, 0);
+  for (DType dt : {DType::bf16, DType::i64}) {  // gather copies any dtype
+    const Tensor xd = x.to(dt);
+    check_close(gather(xd.to(kGpu), 1, expanded.to(kGpu)), gather(xd, 1, expanded), 0, 0, "gather dtype");
+  }
+  const Tensor bad = from_vector(std::vector<int64_t>{0, 9}, {1, 2, 1}).expand({1, 2, 5});
+  CHECK_THROWS_WITH_AS(gather(x.to(kGpu), 1, bad.to(kGpu)).to_vector<double>(),
+                       doctest::Contains("[gather] index 9 is out of bounds for dim 1 with size 7"), Error);
+  check_close(gather(x.to(kGpu), 1, expanded.to(kGpu)), gather(x, 1, expanded), 0, 0, "after a reported fault");
+}
+
+TEST_CASE("cuda: cat, stack, split and repeat") {
+  SKIP_WITHOUT_DEVICE();
+  compare_op({random({2, 3, 4}, 61), random({2, 4, 5}, 62)},
+             [](const std::vector<Tensor>& in) { return cat({in[0], in[1].transpose(1, 2)}, 1) * 2.0; }, 0, 0);
+  compare_op({random({3, 4}, 63), random({3, 4}, 64)}, [](const std::vector<Tensor>& in) { return stack({in[0], in[1]}, 1); },
+             0, 0);
+  compare_op({random({6, 4}, 65)},
+             [](const std::vector<Tensor>& in) {
+               const auto parts = split(in[0], {2, 4}, 0);
+               return sum(parts[1], {0}) + parts[0].select(0, 1);
+             },
+             1e-6, 1e-6);
+  compare_op({random({2, 3}, 66)}, [](const std::vector<Tensor>& in) { return repeat(in[0], {2, 1, 3}); }, 0, 0);
+}
+
+TEST_CASE("cuda: losses, forward and gradient") {
+  SKIP_WITHOUT_DEVICE();
+  const Tensor a = random({9, 13}, 70, DType::f32, -3, 3), b = random({9, 13}, 71, DType::f32, -3, 3);
+  for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
+    compare_op({a, b}, [&](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], r); }, 1e-5, 1e-5);
+    compare_op({a, b}, [&](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1], r); }, 1e-5, 1e-5);
+    compare_op({a, b}, [&](const std::vector<Tensor>& in) { return smooth_l1_loss(in[0], in[1], 0.5, r); }, 1e-5, 1e-5);
+  }
+  const Tensor labels = from_vector(std::vector<int64_t>{0, 12, 5, 5, 3, 1, 0, 7, 11}, {9});
+  compare_op({a}, [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels.to(in[0].device())); }, 1e-5,
+             1e-6);
+}
+
+TEST_CASE("cuda: scaled_dot_product_attention matches the CPU, forward and gradient") {
+  SKIP_WITHOUT_DEVICE();
+  for (const Shape& qs : std::vector<Shape>{{2, 3, 17, 32}, {1, 2, 50, 64}, {5, 8, 16}}) {
+    CAPTURE(qs);
+    Shape ks = qs;
+    ks[ks.size() - 2] = 23;
+    compare_op({random(qs, 80), random(ks, 81), random(ks, 82)},
+               [](const std::vector<Tensor>& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); }, 2e-5,
+               2e-5);
+  }
+}
+
+TEST_CASE("cuda: AdamW, EMA and gradient clipping on flat buffers match the CPU") {
+  SKIP_WITHOUT_DEVICE();
+  struct Replica {
+    std::shared_ptr<nn::Linear> online, target;
+    std::shared_ptr<optim::FlatParameters> online_flat, target_flat;
+    std::unique_ptr<optim::AdamW> adamw;
+  };
+  auto make = [](Device device) {
+    Generator gen(90);
+    Replica r;
+    r.online = std::make_shared<nn::Linear>(37, 29, true, gen);
+    r.target = std::make_shared<nn::Linear>(37, 29, true, gen);
+    r.online->to(device);
+    r.target->to(device);
+    r.online_flat = std::make_shared<optim::FlatParameters>(r.online->named_parameters());
+    r.target_flat = std::make_shared<optim::FlatParameters>(r.target->named_parameters(), false);
+    r.adamw = std::make_unique<optim::AdamW>(std::vector<std::shared_ptr<optim::FlatParameters>>{r.online_flat});
+    return r;
+  };
+  Replica cpu = make(Device::cpu()), gpu_r = make(kGpu);
+  const Tensor x = random({11, 37}, 91);
+  for (int step = 0; step < 3; ++step) {
+    for (Replica* r : {&cpu, &gpu_r}) {
+      r->adamw->zero_grad();
+      sum(tanh(r->online->forward(x.to(r->online->weight.device())))).backward();
+      const double norm = optim::clip_grad_norm({r->online_flat}, 0.5);
+      CHECK(norm > 0.5);
+      r->adamw->step(1e-2, 0.05);
+      optim::ema_update(*r->target_flat, *r->online_flat, 0.9);
+    }
+    check_close(gpu_r.online_flat->grads(), cpu.online_flat->grads(), 1e-5, 1e-6, "clipped gradients");
+    check_close(gpu_r.online_flat->values(), cpu.online_flat->values(), 1e-5, 1e-6, "AdamW parameters");
+    check_close(gpu_r.target_flat->values(), cpu.target_flat->values(), 1e-5, 1e-6, "EMA parameters");
+  }
+}
+
+TEST_CASE("cuda: an I-JEPA loss and its gradients match the CPU") {
+  SKIP_WITHOUT_DEVICE();
+  auto build = [](Device device) {
+    Generator gen(3);
+    models::IJEPAConfig cfg;
+    cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
+    cfg.encoder.depth = 2;
+    cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
+    auto model = std::make_shared<models::IJEPA>(cfg, gen);
+    model->encoder->to(device);
+    model->predictor->to(device);
+    model->target_encoder->to(device);
+    return model;
+  };
+  auto cpu_model = build(Device::cpu()), gpu_model = build(kGpu);
+  Generator gen(4);
+  const Tensor images = uniform({2, 1, 16, 16}, 0, 1, gen);
+  const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9}, {2, 6});
+  const Tensor t1 = from_vector(std::vector<int64_t>{10, 11, 14, 15}, {2, 2});
+  const Tensor t2 = from_vector(std::vector<int64_t>{12, 13, 0, 1}, {2, 2});
+  const Tensor cpu_loss = cpu_model->loss(images, {ctx}, {t1, t2});
+  const Tensor gpu_loss = gpu_model->loss(images.to(kGpu), {ctx.to(kGpu)}, {t1.to(kGpu), t2.to(kGpu)});
+  CHECK(gpu_loss.item() == doctest::Approx(cpu_loss.item()).epsilon(1e-5));
+  cpu_loss.backward();
+  gpu_loss.backward();
+  const auto cpu_params = cpu_model->encoder->named_parameters(), gpu_params = gpu_model->encoder->named_parameters();
+  REQUIRE(cpu_params.size() == gpu_params.size());
+  for (size_t i = 0; i < cpu_params.size(); ++i) {
+    CAPTURE(cpu_params[i].first);
+    check_close(gpu_params[i].second.grad(), cpu_params[i].second.grad(), 1e-3, 1e-3 * max_abs(cpu_params[i].second.grad()),
+                "encoder gradient");
+  }
 }

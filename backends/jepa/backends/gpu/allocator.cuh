@@ -132,10 +132,10 @@ inline void empty_cache() {
 namespace detail {
 
 inline void copy(void* dst, const void* src, size_t nbytes, int index, decltype(gpuMemcpyHostToDevice) kind,
-                 bool wait) {
-  const gpuStream_t stream = activate(index).stream;
-  JEPA_GPU_CHECK(gpuMemcpyAsync(dst, src, nbytes, kind, stream));
-  if (wait) JEPA_GPU_CHECK(gpuStreamSynchronize(stream));
+                 bool with_host) {
+  DeviceContext& ctx = activate(index);
+  JEPA_GPU_CHECK(gpuMemcpyAsync(dst, src, nbytes, kind, ctx.stream));
+  if (with_host) wait(ctx);
 }
 
 inline DeviceHooks device_hooks_for_gpu() {

@@ -8,6 +8,7 @@
 //   partial results (S, O, I) are reduced by a second pass of the same kernels.
 #pragma once
 #include <limits>
+#include <type_traits>
 
 #include <jepa/backends/cpu/reduce.hpp>
 #include <jepa/backends/gpu/elementwise.cuh>
@@ -55,27 +56,49 @@ __device__ inline T block_reduce(T v) {
   }
 }
 
+// Reduces v over the Group threads that share a row (a warp's aligned lanes, or a whole block).
+template <int Group, class Op, class T>
+__device__ inline T row_reduce(T v) {
+  if constexpr (Group <= kWarpSize) return group_reduce<Group, Op>(v);
+  else return block_reduce<Group, Op>(v);
+}
+
+// Row-wise kernels run Group threads per row, rows handed out grid-stride: a warp per row for
+// short rows, a whole block for long ones. launch(group, grid) receives
+// std::integral_constant<int, Group> and the grid size for blocks of kBlockThreads.
+template <class Launch>
+void launch_per_row(const DeviceContext& ctx, int64_t rows, int64_t row_length, Launch&& launch) {
+  if (row_length >= 2048) launch(std::integral_constant<int, kBlockThreads>{}, grid_for(ctx, rows, 1));
+  else launch(std::integral_constant<int, kWarpSize>{}, grid_for(ctx, rows, kBlockThreads / kWarpSize));
+}
+
+// The rows this thread's group handles: for (row = first_row<G>(); row < rows; row += row_step<G>()).
+template <int Group>
+__device__ inline int64_t first_row() {
+  return int64_t{blockIdx.x} * (blockDim.x / Group) + threadIdx.x / Group;
+}
+template <int Group>
+__device__ inline int64_t row_step() {
+  return int64_t{gridDim.x} * (blockDim.x / Group);
+}
+
 // ---- reduce_ori --------------------------------------------------------------------------------
 
 // Both kernels compute, for each task (s, o[, i]), the reduction of x over r in chunk s of R and
 // write out[(s * O + o) * I + i] = result * scale (scale is 1 for partial results and for max).
 
-// I == 1: Group threads per row, rows handed out grid-stride.
+// I == 1: Group threads per row (launch_per_row).
 template <int Group, class Op, class In, class Out>
 __global__ void reduce_rows_kernel(const In* x, Out* out, int64_t O, int64_t R, int64_t splits, int64_t chunk,
                                    double scale) {
   const int lane = threadIdx.x % Group;
-  const int64_t groups_per_block = blockDim.x / Group;
-  const int64_t tasks = O * splits;
-  for (int64_t task = blockIdx.x * groups_per_block + threadIdx.x / Group; task < tasks;
-       task += gridDim.x * groups_per_block) {
+  for (int64_t task = first_row<Group>(); task < O * splits; task += row_step<Group>()) {
     const int64_t s = task / O, o = task % O;
     const int64_t r1 = min(R, (s + 1) * chunk);
     const In* row = x + o * R;
     double acc = Op::template identity<double>();
     for (int64_t r = s * chunk + lane; r < r1; r += Group) acc = Op::combine(acc, convert_value<double>(row[r]));
-    if constexpr (Group <= kWarpSize) acc = group_reduce<Group, Op>(acc);
-    else acc = block_reduce<Group, Op>(acc);
+    acc = row_reduce<Group, Op>(acc);
     if (lane == 0) out[task] = convert_value<Out>(acc * scale);
   }
 }
@@ -113,15 +136,10 @@ void launch_reduce(const DeviceContext& ctx, const In* x, Out* out, int64_t O, i
                    double scale) {
   const int64_t chunk = (R + splits - 1) / splits;
   if (I == 1) {
-    const int64_t tasks = O * splits;
-    if (chunk >= 2048) {
-      reduce_rows_kernel<kBlockThreads, Op><<<grid_for(ctx, tasks, 1), kBlockThreads, 0, ctx.stream>>>(
-          x, out, O, R, splits, chunk, scale);
-    } else {
-      constexpr int kRowsPerBlock = kBlockThreads / kWarpSize;
-      reduce_rows_kernel<kWarpSize, Op><<<grid_for(ctx, tasks, kRowsPerBlock), kBlockThreads, 0, ctx.stream>>>(
-          x, out, O, R, splits, chunk, scale);
-    }
+    launch_per_row(ctx, O * splits, chunk, [&](auto group, unsigned grid) {
+      reduce_rows_kernel<decltype(group)::value, Op><<<grid, kBlockThreads, 0, ctx.stream>>>(x, out, O, R, splits,
+                                                                                           chunk, scale);
+    });
   } else {
     const int64_t tasks = splits * O * ((I + kColumns - 1) / kColumns);
     reduce_columns_kernel<Op><<<grid_for(ctx, tasks, 1), kColumns * kRowSplit, 0, ctx.stream>>>(x, out, O, R, I, splits,

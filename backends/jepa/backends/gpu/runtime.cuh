@@ -78,12 +78,31 @@ inline int device_count() {
 
 inline bool available() { return device_count() > 0; }
 
+// A user error that only a kernel can see (an index out of range in gather). Kernels record the
+// first one in host-mapped memory without stopping; the host reports it as jepa::Error the next
+// time it waits for the device (wait() below), so launches never block to check.
+struct KernelFault {
+  int code;  // kNoFault or kIndexOutOfRange
+  int64_t value, dim, size;
+};
+inline constexpr int kNoFault = 0, kIndexOutOfRange = 1;
+
+__device__ inline void report_index_out_of_range(KernelFault* fault, int64_t value, int64_t dim, int64_t size) {
+  if (atomicCAS(&fault->code, kNoFault, kIndexOutOfRange) == kNoFault) {
+    fault->value = value;
+    fault->dim = dim;
+    fault->size = size;
+  }
+}
+
 // What kernels need to know about a device, and its stream.
 struct DeviceContext {
   int index = 0;
   gpuStream_t stream = nullptr;
   int multiprocessors = 1;
   size_t shared_memory_per_block_optin = 0;
+  KernelFault* fault_host = nullptr;    // host-mapped: read by the host after waiting
+  KernelFault* fault_device = nullptr;  // the same memory as kernels address it
 };
 
 // Makes `index` the calling thread's current device (a no-op when it already is).
@@ -114,6 +133,13 @@ inline DeviceContext& context(int index) {
     ctx->multiprocessors = props.multiProcessorCount;
     ctx->shared_memory_per_block_optin = props.sharedMemPerBlockOptin;
     JEPA_GPU_CHECK(gpuStreamCreateWithFlags(&ctx->stream, gpuStreamNonBlocking));
+    void* fault = nullptr;
+    JEPA_GPU_CHECK(gpuHostAlloc(&fault, sizeof(KernelFault), gpuHostAllocMapped));
+    ctx->fault_host = static_cast<KernelFault*>(fault);
+    *ctx->fault_host = KernelFault{kNoFault, 0, 0, 0};
+    void* fault_device = nullptr;
+    JEPA_GPU_CHECK(gpuHostGetDevicePointer(&fault_device, fault, 0));
+    ctx->fault_device = static_cast<KernelFault*>(fault_device);
     slot = std::move(ctx);
   }
   return *slot;
@@ -126,8 +152,19 @@ inline DeviceContext& activate(int index) {
   return ctx;
 }
 
+// Waits for the work queued on ctx's stream, then reports a fault a kernel recorded meanwhile.
+inline void wait(DeviceContext& ctx) {
+  JEPA_GPU_CHECK(gpuStreamSynchronize(ctx.stream));
+  volatile KernelFault* f = ctx.fault_host;
+  if (f->code == kNoFault) return;
+  const int64_t value = f->value, dim = f->dim, size = f->size;
+  f->code = kNoFault;
+  fail("gather", "index ", value, " is out of bounds for dim ", dim, " with size ", size, " (found by a kernel on ",
+       kBackendName, ":", ctx.index, "; reported at the next wait for the device)");
+}
+
 // Waits for all work queued on the device (default: every device used so far).
-inline void synchronize(int index) { JEPA_GPU_CHECK(gpuStreamSynchronize(activate(index).stream)); }
+inline void synchronize(int index) { wait(activate(index)); }
 inline void synchronize() {
   for (int i = 0; i < device_count(); ++i) synchronize(i);
 }

@@ -41,6 +41,11 @@ __device__ inline T shfl_xor(T v, int lane_mask, int width) {
   return __shfl_xor_sync(0xffffffffu, v, lane_mask, width);
 }
 
+// Atomic accumulation (scatter_add). The bf16 form needs sm_80 or newer.
+__device__ inline void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ inline void atomic_add(double* p, double v) { atomicAdd(p, v); }
+__device__ inline void atomic_add(gpu_bf16* p, float v) { atomicAdd(p, __float2bfloat16_rn(v)); }
+
 }  // namespace jepa::gpu
 
 // Runtime
@@ -62,6 +67,10 @@ using gpuDeviceProp = cudaDeviceProp;
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuMalloc cudaMalloc
 #define gpuFree cudaFree
+#define gpuHostAlloc cudaHostAlloc
+#define gpuHostAllocMapped cudaHostAllocMapped
+#define gpuHostGetDevicePointer cudaHostGetDevicePointer
+#define gpuFreeHost cudaFreeHost
 #define gpuMemGetInfo cudaMemGetInfo
 #define gpuMemcpyAsync cudaMemcpyAsync
 #define gpuMemsetAsync cudaMemsetAsync

@@ -2,8 +2,8 @@
 // backends/jepa/backends/cpu/index.hpp semantics): position p of the index reads/writes the data
 // element with p's coordinates except along `dim`, where the index value is used.
 // Invariants:
-// - gather records an index outside [0, size) as a KernelFault (runtime.cuh), writes 0 there and
-//   goes on; the error is thrown at the host's next wait for the device.
+// - An index outside [0, size) is recorded as a KernelFault (runtime.cuh) and skipped (gather
+//   writes 0 there); the error is thrown at the host's next wait for the device.
 // - scatter_add adds with atomics (dx zeroed by the caller), so duplicate indices are summed; the
 //   order of those additions, and so the last bits of such sums, may vary between runs.
 #pragma once
@@ -19,11 +19,11 @@ struct GatherBody {
   const int64_t* index;
   const S* x;
   int64_t dim_stride, dim_size, dim;
-  KernelFault* fault;
+  FaultSink faults;
   __device__ void operator()(const int64_t* off) const {  // off: out, index, x without dim
     const int64_t v = index[off[1]];
     if (v < 0 || v >= dim_size) {
-      report_index_out_of_range(fault, v, dim, dim_size);
+      report_index_out_of_range(faults, v, dim, dim_size);
       out[off[0]] = convert_value<S>(0.0);
       return;
     }
@@ -37,11 +37,11 @@ struct ScatterAddBody {
   const int64_t* index;
   S* dx;
   int64_t dim_stride, dim_size, dim;
-  KernelFault* fault;
+  FaultSink faults;
   __device__ void operator()(const int64_t* off) const {  // off: grad, index, dx without dim
     const int64_t v = index[off[1]];
     if (v < 0 || v >= dim_size) {
-      report_index_out_of_range(fault, v, dim, dim_size);
+      report_index_out_of_range(faults, v, dim, dim_size);
       return;
     }
     atomic_add(dx + off[2] + v * dim_stride, convert_value<compute_t<S>>(grad[off[0]]));
@@ -64,7 +64,7 @@ inline void gather(const Tensor& x, const Tensor& index, const Tensor& out, int6
     launch_strided<3>(x.device(), index.shape(),
                       {out.strides(), index.strides(), index_detail::strides_without(x.strides(), dim)},
                       index_detail::GatherBody<S>{data_as<S>(out), data_as<const int64_t>(index), data_as<const S>(x),
-                                                  x.stride(dim), x.size(dim), dim, ctx.fault_device},
+                                                  x.stride(dim), x.size(dim), dim, ctx.faults},
                       "gather");
   });
 }
@@ -78,7 +78,7 @@ inline void scatter_add(const Tensor& index, const Tensor& grad, const Tensor& d
                       {grad.strides(), index.strides(), index_detail::strides_without(dx.strides(), dim)},
                       index_detail::ScatterAddBody<S>{data_as<const S>(grad), data_as<const int64_t>(index),
                                                       data_as<S>(dx), dx.stride(dim), dx.size(dim), dim,
-                                                      ctx.fault_device},
+                                                      ctx.faults},
                       "scatter_add");
   });
 }

@@ -79,20 +79,23 @@ inline int device_count() {
 inline bool available() { return device_count() > 0; }
 
 // A user error that only a kernel can see (an index out of range in gather). Kernels record the
-// first one in host-mapped memory without stopping; the host reports it as jepa::Error the next
-// time it waits for the device (wait() below), so launches never block to check.
+// first one without stopping; the host reports it as jepa::Error the next time it waits for the
+// device (wait() below), so launches never block to check. The first reporter wins a device-memory
+// flag (atomics on host-mapped memory are not reliable over PCIe), then writes the record with
+// plain stores into host-mapped memory, which the host reads after waiting.
 struct KernelFault {
   int code;  // kNoFault or kIndexOutOfRange
   int64_t value, dim, size;
 };
 inline constexpr int kNoFault = 0, kIndexOutOfRange = 1;
 
-__device__ inline void report_index_out_of_range(KernelFault* fault, int64_t value, int64_t dim, int64_t size) {
-  if (atomicCAS(&fault->code, kNoFault, kIndexOutOfRange) == kNoFault) {
-    fault->value = value;
-    fault->dim = dim;
-    fault->size = size;
-  }
+struct FaultSink {
+  int* claimed;         // device memory, 0 until a kernel reports
+  KernelFault* record;  // host-mapped, as kernels address it
+};
+
+__device__ inline void report_index_out_of_range(const FaultSink& sink, int64_t value, int64_t dim, int64_t size) {
+  if (atomicCAS(sink.claimed, 0, 1) == 0) *sink.record = KernelFault{kIndexOutOfRange, value, dim, size};
 }
 
 // What kernels need to know about a device, and its stream.
@@ -101,8 +104,8 @@ struct DeviceContext {
   gpuStream_t stream = nullptr;
   int multiprocessors = 1;
   size_t shared_memory_per_block_optin = 0;
-  KernelFault* fault_host = nullptr;    // host-mapped: read by the host after waiting
-  KernelFault* fault_device = nullptr;  // the same memory as kernels address it
+  FaultSink faults{};                // what kernels write to
+  KernelFault* fault_host = nullptr;  // faults.record as the host reads it
 };
 
 // Makes `index` the calling thread's current device (a no-op when it already is).
@@ -133,13 +136,15 @@ inline DeviceContext& context(int index) {
     ctx->multiprocessors = props.multiProcessorCount;
     ctx->shared_memory_per_block_optin = props.sharedMemPerBlockOptin;
     JEPA_GPU_CHECK(gpuStreamCreateWithFlags(&ctx->stream, gpuStreamNonBlocking));
-    void* fault = nullptr;
-    JEPA_GPU_CHECK(gpuHostAlloc(&fault, sizeof(KernelFault), gpuHostAllocMapped));
-    ctx->fault_host = static_cast<KernelFault*>(fault);
+    void* record = nullptr;
+    JEPA_GPU_CHECK(gpuHostAlloc(&record, sizeof(KernelFault), gpuHostAllocMapped));
+    ctx->fault_host = static_cast<KernelFault*>(record);
     *ctx->fault_host = KernelFault{kNoFault, 0, 0, 0};
-    void* fault_device = nullptr;
-    JEPA_GPU_CHECK(gpuHostGetDevicePointer(&fault_device, fault, 0));
-    ctx->fault_device = static_cast<KernelFault*>(fault_device);
+    void* record_device = nullptr;
+    JEPA_GPU_CHECK(gpuHostGetDevicePointer(&record_device, record, 0));
+    ctx->faults.record = static_cast<KernelFault*>(record_device);
+    JEPA_GPU_CHECK(gpuMalloc(&ctx->faults.claimed, sizeof(int)));
+    JEPA_GPU_CHECK(gpuMemsetAsync(ctx->faults.claimed, 0, sizeof(int), ctx->stream));
     slot = std::move(ctx);
   }
   return *slot;
@@ -159,6 +164,7 @@ inline void wait(DeviceContext& ctx) {
   if (f->code == kNoFault) return;
   const int64_t value = f->value, dim = f->dim, size = f->size;
   f->code = kNoFault;
+  JEPA_GPU_CHECK(gpuMemsetAsync(ctx.faults.claimed, 0, sizeof(int), ctx.stream));  // ordered before later kernels
   fail("gather", "index ", value, " is out of bounds for dim ", dim, " with size ", size, " (found by a kernel on ",
        kBackendName, ":", ctx.index, "; reported at the next wait for the device)");
 }

@@ -4,6 +4,7 @@
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/vjepa.hpp>
 #include <jepa/models/attentive_probe.hpp>
+#include <jepa/models/trainer.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/clip.hpp>
 #include <jepa/optim/ema.hpp>
@@ -171,4 +172,45 @@ TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
   NoGrad ng;
   const auto a = probe.forward(feats).to_vector<double>(), b = probe.forward(perm).to_vector<double>();
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
+}
+
+TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the target by EMA; state round-trips") {
+  Generator gen(7);
+  models::IJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 8, 4, 1);
+  cfg.encoder.depth = 1;
+  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
+  models::IJEPA model(cfg, gen);
+  models::TrainRecipe recipe;
+  recipe.epochs = 2;
+  recipe.iterations_per_epoch = 5;
+  recipe.warmup_epochs = 1;
+  models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, recipe);
+  Tensor images = uniform({2, 1, 8, 8}, 0, 1, gen);
+  Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 0, 2}, {2, 2}), tgt = from_vector(std::vector<int64_t>{3, 3}, {2, 1});
+  const double target_before = model.target_encoder->norm->bias.at({0});
+  auto stats = trainer.step([&] { return model.loss(images, {ctx}, {tgt}); });
+  CHECK(stats.step == 1);
+  CHECK(stats.lr == doctest::Approx(2e-4 + (1e-3 - 2e-4) / 5));
+  CHECK(stats.momentum == doctest::Approx(0.996));
+  // EMA: the target moved 0.4% of the way to the updated encoder.
+  const double enc = model.encoder->norm->bias.at({0});
+  CHECK(model.target_encoder->norm->bias.at({0}) == doctest::Approx(0.996 * target_before + 0.004 * enc));
+  auto state = trainer.state_dict();
+  CHECK(state.front().first == "encoder.pos_embed");
+  CHECK(state.back().first == "optimizer.adamw.step");
+  models::IJEPA other(cfg, gen);
+  models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
+  resumed.load_state_dict(state);
+  CHECK(resumed.steps_taken() == 1);
+  CHECK(other.encoder->blocks[0]->attn->qkv->weight.to_vector<double>() ==
+        model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>());
+  auto a = trainer.step([&] { return model.loss(images, {ctx}, {tgt}); });
+  auto b = resumed.step([&] { return other.loss(images, {ctx}, {tgt}); });
+  CHECK(a.loss == b.loss);
+  CHECK(other.predictor->predictor_proj->weight.to_vector<double>() ==
+        model.predictor->predictor_proj->weight.to_vector<double>());
+  CHECK_THROWS_WITH_AS(trainer.step([&] { return model.loss(images, {ctx}, {tgt}) * NAN; }),
+                       "[train] loss is nan at step 3; stopping before the update (the last checkpoint is intact)",
+                       Error);
 }

@@ -1,0 +1,12 @@
+// The subcommands of the `jepa` tool; each lives in its own source file and registers itself on
+// the CLI11 app with its flags and the function that runs it.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace jepa::tool {
+
+void register_train_ijepa(CLI::App& app);  // train_ijepa.cpp
+void register_probe(CLI::App& app);        // probe.cpp
+void register_init_embed(CLI::App& app);   // init_embed.cpp: `jepa init` and `jepa embed`
+
+}  // namespace jepa::tool

@@ -1,0 +1,27 @@
+// jepa: train and evaluate JEPA world models from the command line.
+//   jepa train-ijepa --out DIR        pretrain I-JEPA (Fashion-MNIST quick-start by default)
+//   jepa probe --checkpoint DIR       linear probe of the trained encoder vs baselines
+//   jepa init / jepa embed            write encoder weights; run an encoder on a .npy batch
+// Run `jepa <command> --help` for the flags of each.
+#include <iostream>
+
+#include <jepa/core/error.hpp>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"jepa: JEPA world models in C++ (I-JEPA, V-JEPA) on CPU and GPU"};
+  app.require_subcommand(1);
+  jepa::tool::register_train_ijepa(app);
+  jepa::tool::register_probe(app);
+  jepa::tool::register_init_embed(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const jepa::Error& e) {
+    std::cerr << "jepa: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -137,6 +137,9 @@ struct IJEPARunOptions {
   }
 };
 
+// The tag in the metadata of train-ijepa checkpoints.
+inline constexpr const char* kIJEPATrainFormat = "jepa-cpp/ijepa-train/1";
+
 // Fashion-MNIST pixel statistics (train set), used to normalize inputs for training and probing.
 inline constexpr double kFashionMnistMean = 0.2860, kFashionMnistStd = 0.3530;
 

@@ -8,17 +8,15 @@
 
 #include <jepa/data/transforms.hpp>
 #include <jepa/io/atomic_file.hpp>
-#include <jepa/io/safetensors.hpp>
 #include <jepa/models/linear_probe.hpp>
 
 #include "commands.hpp"
 #include "ijepa_options.hpp"
 #include "progress.hpp"
+#include "training_run.hpp"
 
 namespace jepa::tool {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct ProbeFlags {
   std::string checkpoint, data;
@@ -36,9 +34,9 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 
 void probe(const ProbeFlags& flags) {
   if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
-  const fs::path path = fs::path(flags.checkpoint) / "checkpoint.safetensors";
-  const SafeTensors saved = load_safetensors(path);
-  IJEPARunOptions run = IJEPARunOptions::from_metadata(saved.metadata, path.string());
+  const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
+  const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
+  IJEPARunOptions run = IJEPARunOptions::from_metadata(saved.metadata, path);
   if (!flags.data.empty()) run.data = flags.data;
   const models::IJEPAConfig config = run.model_config();
 
@@ -57,7 +55,7 @@ void probe(const ProbeFlags& flags) {
   const Tensor train_x = normalize(first_rows(train.images, flags.limit_train));
   const Tensor test_x = normalize(first_rows(test.images, flags.limit_test));
   const Tensor train_y = first_rows(train.labels, flags.limit_train), test_y = first_rows(test.labels, flags.limit_test);
-  std::cout << "probing " << path.string() << " (step " << saved.metadata.at("step") << ") on " << train_x.size(0)
+  std::cout << "probing " << path << " (step " << saved.metadata.at("step") << ") on " << train_x.size(0)
             << " train / " << test_x.size(0) << " test images\n";
 
   auto score = [&](const Tensor& features_train, const Tensor& features_test, const std::string& what) {

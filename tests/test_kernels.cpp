@@ -1,7 +1,8 @@
 // The fused CPU kernels against their composite references (the same math written with separate
 // ops), forward and backward, on every SIMD path this machine runs (AVX-512, AVX2, portable):
-// f32 to a tight tolerance, f64 near-exactly; the accuracy of the f32 SIMD exp and normal CDF/PDF;
-// AdamW and EMA against their scalar formulas.
+// f32 to a tight tolerance, f64 near-exactly; finite-difference gradchecks of the fused attention
+// and GELU+bias; the accuracy of the f32 SIMD exp and normal CDF/PDF; AdamW and EMA against their
+// scalar formulas.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -81,6 +82,16 @@ Tensor layer_norm_reference(const Tensor& x, const Tensor& w, const Tensor& b, d
   if (b.defined()) y = y + b;
   return y;
 }
+
+// erf as an elementwise op, for writing GELU out of separate ops.
+struct ErfOp {
+  static constexpr const char* name = "erf";
+  static constexpr detail::Saves saves = detail::Saves::input;
+  template <class T> T forward(T x) const { return std::erf(x); }
+  template <class T> T backward(T g, T x) const { return g * T(M_2_SQRTPI) * std::exp(-x * x); }
+};
+
+Tensor gelu_reference(const Tensor& h) { return h * (0.5 * (1.0 + detail::unary(h * M_SQRT1_2, ErfOp{}))); }
 
 }  // namespace
 
@@ -197,6 +208,117 @@ TEST_CASE("layer_norm matches the composite of mean, sub, mul and rsqrt") {
                     dtype == DType::f32 ? 2e-3 : 1e-9);
     });
   }
+}
+
+TEST_CASE("gelu and bias_gelu match the erf composite") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    for_each_isa([&] {
+      for (const Shape& shape : {Shape{1, 1}, Shape{7, 13}, Shape{64, 49, 24}, Shape{3, 1000}}) {
+        CAPTURE(shape);
+        Tensor x = random(shape, 8, dtype, -9, 9);
+        Tensor b = random({shape.back()}, 9, dtype, -1, 1);
+        check_against([](auto& t) { return gelu(t[0]); }, [](auto& t) { return gelu_reference(t[0]); }, {x},
+                      tolerance(dtype));
+        check_against([](auto& t) { return bias_gelu(t[0], t[1]); },
+                      [](auto& t) { return gelu_reference(t[0] + t[1]); }, {x, b}, tolerance(dtype) * 4);
+      }
+    });
+  }
+  Tensor x = random({3, 4}, 10, DType::f32);
+  CHECK_THROWS_WITH_AS(bias_gelu(x, zeros({3})),
+                       "[bias_gelu] bias of shape [3] does not match the last dim of input shape [3, 4]", Error);
+}
+
+TEST_CASE("gradcheck: gelu and bias_gelu") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  Tensor x = random({3, 5, 4}, 11, DType::f64, -4, 4).requires_grad_();
+  Tensor b = random({4}, 12, DType::f64).requires_grad_();
+  check([](auto& t) { return gelu(t[0]); }, {x});
+  check([](auto& t) { return bias_gelu(t[0], t[1]); }, {x, b});
+  check([](auto& t) { return bias_gelu(t[0].transpose(0, 1), t[1]); }, {x, b});
+}
+
+namespace {
+
+// q, k, v of shape (B, H, N, dh) as the ViT makes them: heads selected out of one (B, N, 3, H, dh)
+// projection, so their strides are (N 3D, dh, 3D, 1).
+std::vector<Tensor> packed_qkv(int64_t B, int64_t H, int64_t N, int64_t dh, uint64_t seed, DType dtype) {
+  Tensor qkv = random({B, N, 3, H, dh}, seed, dtype).permute({2, 0, 3, 1, 4});
+  return {qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)};
+}
+
+Tensor attention_fused(const std::vector<Tensor>& t) { return scaled_dot_product_attention(t[0], t[1], t[2]); }
+Tensor attention_composite(const std::vector<Tensor>& t) {
+  return detail::attention_reference(t[0], t[1], t[2], 1.0 / std::sqrt(static_cast<double>(t[0].size(-1))));
+}
+
+}  // namespace
+
+TEST_CASE("attention matches the matmul-softmax composite across block boundaries") {
+  struct Case {
+    int64_t batch, heads, N, M, dh, dv;
+  };
+  const std::vector<Case> cases = {{2, 3, 1, 1, 8, 8},   {1, 2, 7, 7, 16, 16},  {2, 1, 65, 7, 33, 17},
+                                   {1, 1, 130, 65, 64, 64}, {1, 2, 7, 130, 32, 40}, {3, 3, 49, 49, 64, 64}};
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    for_each_isa([&] {
+      for (const Case& c : cases) {
+        CAPTURE(c.N);
+        CAPTURE(c.M);
+        CAPTURE(c.dh);
+        Tensor q = random({c.batch, c.heads, c.N, c.dh}, 13, dtype);
+        Tensor k = random({c.batch, c.heads, c.M, c.dh}, 14, dtype);
+        Tensor v = random({c.batch, c.heads, c.M, c.dv}, 15, dtype);
+        check_against(attention_fused, attention_composite, {q, k, v}, tolerance(dtype) * 4);
+      }
+    });
+  }
+}
+
+TEST_CASE("attention reads strided and broadcast q, k, v in place") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    for_each_isa([&] {
+      for (int64_t N : {7, 49, 65}) {
+        const auto qkv = packed_qkv(2, 3, N, 16, 16, dtype);
+        // gradients through the strided views, against the composite on the same views
+        Tensor base = random({2, N, 3, 3, 16}, 17, dtype);
+        check_against([](auto& t) {
+                        Tensor p = t[0].permute({2, 0, 3, 1, 4});
+                        return attention_fused({p.select(0, 0), p.select(0, 1), p.select(0, 2)});
+                      },
+                      [](auto& t) {
+                        Tensor p = t[0].permute({2, 0, 3, 1, 4});
+                        return attention_composite({p.select(0, 0), p.select(0, 1), p.select(0, 2)});
+                      },
+                      {base}, tolerance(dtype) * 4);
+        CHECK(difference(attention_fused(qkv), attention_composite(qkv)) <= tolerance(dtype) * 4);
+      }
+      Tensor q = random({2, 3, 9, 8}, 18, dtype), k = random({1, 11, 8}, 19, dtype), v = random({3, 11, 5}, 20, dtype);
+      check_against(attention_fused, attention_composite, {q, k, v}, tolerance(dtype) * 4);  // broadcast batch dims
+      Tensor qt = random({2, 8, 9}, 21, dtype);  // last dim not contiguous: copied once
+      check_against([](auto& t) { return attention_fused({t[0].transpose(1, 2), t[1], t[2]}); },
+                    [](auto& t) { return attention_composite({t[0].transpose(1, 2), t[1], t[2]}); },
+                    {qt, k.select(0, 0), v.select(0, 0)}, tolerance(dtype) * 4);
+    });
+  }
+}
+
+TEST_CASE("gradcheck: fused attention") {
+  auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
+  auto leaf = [](const Shape& s, uint64_t seed) { return random(s, seed, DType::f64, -1, 1).requires_grad_(); };
+  check(attention_fused, {leaf({2, 2, 7, 4}, 22), leaf({2, 2, 5, 4}, 23), leaf({2, 2, 5, 3}, 24)});
+  check(attention_fused, {leaf({1, 1, 4}, 25), leaf({1, 1, 4}, 26), leaf({1, 1, 2}, 27)});  // N = M = 1
+  check(attention_fused, {leaf({1, 65, 2}, 28), leaf({1, 130, 2}, 29), leaf({1, 130, 3}, 30)});  // blocks of 64
+  check([](auto& t) { return scaled_dot_product_attention(t[0], t[1], t[2], 0.7); },
+        {leaf({130, 2}, 31), leaf({7, 2}, 32), leaf({7, 1}, 33)});
+  Tensor base = leaf({2, 7, 3, 2, 4}, 34);  // strided q/k/v views of one packed projection
+  check([](auto& t) {
+    Tensor p = t[0].permute({2, 0, 3, 1, 4});
+    return attention_fused({p.select(0, 0), p.select(0, 1), p.select(0, 2)});
+  }, {base});
 }
 
 TEST_CASE("AdamW and EMA kernels follow their formulas on every path") {

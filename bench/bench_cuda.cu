@@ -93,13 +93,16 @@ void bench_attention(int64_t B, int64_t H, int64_t N, int64_t D, DType dtype) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   const Tensor q = random({B, H, N, D}, 3, dtype), k = random({B, H, N, D}, 4, dtype), v = random({B, H, N, D}, 5, dtype);
   const Tensor dout = random({B, H, N, D}, 6, dtype);
-  const gpu::AttentionResult fused = gpu::attention_forward(q, k, v, scale);
+  const Tensor out = Tensor::empty(q.shape(), dtype, q.device()), lse = Tensor::empty({B, H, N}, DType::f32, q.device());
+  const Tensor dq = Tensor::empty(q.shape(), dtype, q.device()), dk = Tensor::empty(k.shape(), dtype, q.device()),
+               dv = Tensor::empty(v.shape(), dtype, q.device());
+  gpu::attention_forward(q, k, v, out, lse, scale);
   const Tensor reference = composed_attention(q.to(DType::f32), k.to(DType::f32), v.to(DType::f32));
-  validate("attention", max_abs_diff(fused.out, reference), dtype == DType::f32 ? 1e-4 : 2e-2);
-  const double fused_fwd = median_ms([&] { gpu::attention_forward(q, k, v, scale); });
+  validate("attention", max_abs_diff(out, reference), dtype == DType::f32 ? 1e-4 : 2e-2);
+  const double fused_fwd = median_ms([&] { gpu::attention_forward(q, k, v, out, lse, scale); });
   const double fused_both = median_ms([&] {
-    const gpu::AttentionResult r = gpu::attention_forward(q, k, v, scale);
-    gpu::attention_backward(q, k, v, r.out, r.lse, dout, scale);
+    gpu::attention_forward(q, k, v, out, lse, scale);
+    gpu::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, scale);
   });
   double composed_fwd = 0, composed_both = 0;
   if (dtype == DType::f32) {  // the composition runs in f32 only

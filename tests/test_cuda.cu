@@ -349,13 +349,17 @@ void check_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, do
 
   const Tensor qg = q.to(kGpu), kg = k.to(kGpu), vg = v.to(kGpu);
   REQUIRE(gpu::attention_supported(qg, kg, vg));
-  const gpu::AttentionResult r = gpu::attention_forward(qg, kg, vg, scale);
-  check_close(r.out, expected, rtol, atol_fraction * max_abs(expected), "attention out");
-  check_close(r.lse, expected_lse, 1e-5, 1e-5, "attention lse");
-  const gpu::AttentionGrads g = gpu::attention_backward(qg, kg, vg, r.out, r.lse, dout.to(kGpu), scale);
-  check_close(g.dq, q64.grad(), rtol, atol_fraction * max_abs(q64.grad()), "attention dq");
-  check_close(g.dk, k64.grad(), rtol, atol_fraction * max_abs(k64.grad()), "attention dk");
-  check_close(g.dv, v64.grad(), rtol, atol_fraction * max_abs(v64.grad()), "attention dv");
+  const Tensor out = Tensor::empty(qg.shape(), qg.dtype(), kGpu);
+  const Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, DType::f32, kGpu);
+  gpu::attention_forward(qg, kg, vg, out, lse, scale);
+  check_close(out, expected, rtol, atol_fraction * max_abs(expected), "attention out");
+  check_close(lse, expected_lse, 1e-5, 1e-5, "attention lse");
+  const Tensor dq = Tensor::empty(qg.shape(), qg.dtype(), kGpu), dk = Tensor::empty(kg.shape(), kg.dtype(), kGpu),
+               dv = Tensor::empty(vg.shape(), vg.dtype(), kGpu);
+  gpu::attention_backward(dout.to(kGpu).contiguous(), qg, kg, vg, out, lse, dq, dk, dv, scale);
+  check_close(dq, q64.grad(), rtol, atol_fraction * max_abs(q64.grad()), "attention dq");
+  check_close(dk, k64.grad(), rtol, atol_fraction * max_abs(k64.grad()), "attention dk");
+  check_close(dv, v64.grad(), rtol, atol_fraction * max_abs(v64.grad()), "attention dv");
 }
 
 }  // namespace

@@ -403,17 +403,14 @@ inline bool attention_supported(const Tensor& q, const Tensor& k, const Tensor& 
   return ok;
 }
 
-struct AttentionResult {
-  Tensor out;  // (B, H, N, D), q's dtype
-  Tensor lse;  // (B, H, N) f32: log-sum-exp of each row of scores, for the backward
-};
-
-// softmax(scale * q k^T) v. Operands must satisfy attention_supported.
-inline AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
-  assert(attention_supported(q, k, v));
+// out = softmax(scale * q k^T) v and lse, each row's log-sum-exp of scores (kept for the
+// backward). Operands must satisfy attention_supported; out (B, H, N, D) and lse (B, H, N) f32 are
+// dense and written.
+inline void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                              double scale) {
+  assert(attention_supported(q, k, v) && out.is_contiguous() && lse.is_contiguous() && lse.dtype() == DType::f32);
   const attention::Problem p{q.size(0), q.size(1), q.size(2), k.size(2), static_cast<float>(scale)};
-  AttentionResult r{Tensor::empty(q.shape(), q.dtype(), q.device()), Tensor::empty({p.B, p.H, p.N}, DType::f32, q.device())};
-  if (q.numel() == 0) return r;
+  if (q.numel() == 0) return;
   const DeviceContext& ctx = activate(q.device().index);
   dispatch_compute(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -421,29 +418,22 @@ inline AttentionResult attention_forward(const Tensor& q, const Tensor& k, const
       attention::dispatch_head_dim(q.size(3), [&](auto dim) {
         attention::forward<S, decltype(dim)::value>(ctx, p, data_as<const S>(q), attention::strides_of(q),
                                                     data_as<const S>(k), attention::strides_of(k), data_as<const S>(v),
-                                                    attention::strides_of(v), data_as<S>(r.out), data_as<float>(r.lse));
+                                                    attention::strides_of(v), data_as<S>(out), data_as<float>(lse));
       });
     }
   });
-  return r;
 }
 
-struct AttentionGrads {
-  Tensor dq, dk, dv;  // dense, shaped and typed like q, k, v
-};
-
-// Gradients of attention_forward's output given dout (any layout; made dense here).
-inline AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                                         const Tensor& lse, const Tensor& dout, double scale) {
-  assert(attention_supported(q, k, v) && out.is_contiguous() && lse.is_contiguous());
+// dq, dk, dv (dense, shaped like q, k, v; written) from dout (dense) and the forward's out and lse.
+inline void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& out, const Tensor& lse, const Tensor& dq, const Tensor& dk,
+                               const Tensor& dv, double scale) {
+  assert(attention_supported(q, k, v) && out.is_contiguous() && lse.is_contiguous() && dout.is_contiguous());
   const attention::Problem p{q.size(0), q.size(1), q.size(2), k.size(2), static_cast<float>(scale)};
-  const Tensor g = dout.contiguous();
-  AttentionGrads r{Tensor::empty(q.shape(), q.dtype(), q.device()), Tensor::empty(k.shape(), k.dtype(), k.device()),
-                   Tensor::empty(v.shape(), v.dtype(), v.device())};
   if (q.numel() == 0) {
-    r.dk.zero_();
-    r.dv.zero_();
-    return r;
+    Tensor(dk).zero_();
+    Tensor(dv).zero_();
+    return;
   }
   const Tensor delta = Tensor::empty({p.B, p.H, p.N}, DType::f32, q.device());
   const DeviceContext& ctx = activate(q.device().index);
@@ -453,12 +443,11 @@ inline AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const
       attention::dispatch_head_dim(q.size(3), [&](auto dim) {
         attention::backward<S, decltype(dim)::value>(
             ctx, p, data_as<const S>(q), attention::strides_of(q), data_as<const S>(k), attention::strides_of(k),
-            data_as<const S>(v), attention::strides_of(v), data_as<const S>(out), data_as<const S>(g),
-            data_as<const float>(lse), data_as<float>(delta), data_as<S>(r.dq), data_as<S>(r.dk), data_as<S>(r.dv));
+            data_as<const S>(v), attention::strides_of(v), data_as<const S>(out), data_as<const S>(dout),
+            data_as<const float>(lse), data_as<float>(delta), data_as<S>(dq), data_as<S>(dk), data_as<S>(dv));
       });
     }
   });
-  return r;
 }
 
 }  // namespace jepa::gpu

@@ -7,8 +7,8 @@ packages=()
 for task in "$@"; do
   case "$task" in
     build) packages+=(cmake g++ make) ;;
-    test) packages+=(cmake g++ make doctest-dev libopenblas-dev libpng-dev) ;;
-    run) packages+=(cmake g++ make dataset-fashion-mnist libpng-dev) ;;
+    test) packages+=(cmake g++ make doctest-dev libcli11-dev libopenblas-dev libpng-dev dataset-fashion-mnist) ;;
+    run) packages+=(cmake g++ make libcli11-dev libpng-dev dataset-fashion-mnist) ;;
     bench) packages+=(libopenblas-dev) ;;
     hip) packages+=(hipcc libamdhip64-dev) ;;
     reference) packages+=(python3-torch python3-numpy) ;;

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, configures, builds and runs every test (CTest),
 # then prints one summary line "N passed, N failed, N skipped". .ci/run calls exactly this.
+# Usage: scripts/test.sh [preset]   cpu (default) or cuda: the cuda preset builds every CUDA
+# translation unit with nvcc (no GPU needed) and runs the CUDA tests, which skip without a device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+preset=${1:-cpu}
 
 scripts/install-deps.sh test
+if [ "$preset" = cuda ] && ! command -v nvcc >/dev/null; then export PATH="$PATH:/usr/local/cuda/bin"; fi
 
-cmake --preset cpu
-cmake --build --preset cpu -j "$jobs"
+cmake --preset "$preset"
+cmake --build --preset "$preset" -j "$jobs"
 
-log=build/cpu/ctest.log
+log=build/$preset/ctest.log
 set +e
-ctest --preset cpu -j "$jobs" 2>&1 | tee "$log"
+ctest --preset "$preset" -j "$jobs" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 

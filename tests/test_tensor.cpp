@@ -37,6 +37,13 @@ TEST_CASE("creation") {
                        Error);
 }
 
+TEST_CASE("elementwise kernels accept empty tensors") {
+  Tensor e = zeros({0, 4});
+  CHECK(e.numel() == 0);
+  CHECK((e + 1.0).shape() == Shape{0, 4});
+  CHECK(e.transpose(0, 1).clone().shape() == Shape{4, 0});
+}
+
 TEST_CASE("random tensors are reproducible and independent of thread count") {
   Generator g1(42), g2(42);
   Tensor a = normal({1000}, 0, 1, g1);

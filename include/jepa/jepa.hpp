@@ -9,6 +9,7 @@
 #include <jepa/ops/view.hpp>
 #include <jepa/ops/binary.hpp>
 #include <jepa/ops/unary.hpp>
+#include <jepa/ops/gelu.hpp>
 #include <jepa/ops/reduce.hpp>
 #include <jepa/ops/creation.hpp>
 #include <jepa/ops/softmax.hpp>

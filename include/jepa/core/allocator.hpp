@@ -2,9 +2,11 @@
 // The CPU side is a caching allocator: freed blocks go to size-binned free lists and are reused,
 // because fresh large allocations come from mmap and pay a page fault per 4 KiB on first touch,
 // which costs more than many of the kernels that use them. Bins are the size rounded up to 1/8
-// of its power of two, so at most 12.5% is wasted. GPU backends plug their own allocator and copy
+// of its power of two, so at most 12.5% is wasted. It counts the bytes in use (in bins) and their
+// peak, for measuring the memory an op or a training step needs. GPU backends plug their own allocator and copy
 // functions into `device_hooks` when their header is compiled in.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +48,7 @@ class CpuCachingAllocator {
         void* p = it->second.back();
         it->second.pop_back();
         cached_bytes_ -= bin;
+        count_in_use(bin);
         return p;
       }
     }
@@ -55,6 +58,7 @@ class CpuCachingAllocator {
       p = std::aligned_alloc(kAlignment, bin);
     }
     if (!p) fail("allocate", "out of host memory allocating ", nbytes, " bytes");
+    count_in_use(bin);
     return p;
   }
 
@@ -63,6 +67,7 @@ class CpuCachingAllocator {
     const size_t bin = bin_size(nbytes);
     free_[bin].push_back(p);
     cached_bytes_ += bin;
+    in_use_bytes_ -= bin;
   }
 
   // Returns every cached block to the system.
@@ -75,6 +80,9 @@ class CpuCachingAllocator {
   }
 
   size_t cached_bytes() const { return cached_bytes_; }
+  size_t in_use_bytes() const { return in_use_bytes_; }
+  size_t peak_in_use_bytes() const { return peak_in_use_bytes_; }
+  void reset_peak() { peak_in_use_bytes_ = in_use_bytes_.load(); }
 
   static size_t bin_size(size_t n) {
     if (n <= kAlignment) return kAlignment;
@@ -85,9 +93,17 @@ class CpuCachingAllocator {
   }
 
  private:
+  void count_in_use(size_t bin) {
+    const size_t now = in_use_bytes_ += bin;
+    size_t peak = peak_in_use_bytes_.load();
+    while (now > peak && !peak_in_use_bytes_.compare_exchange_weak(peak, now)) {
+    }
+  }
+
   std::mutex mutex_;
   std::map<size_t, std::vector<void*>> free_;
   size_t cached_bytes_ = 0;
+  std::atomic<size_t> in_use_bytes_{0}, peak_in_use_bytes_{0};
 };
 
 inline DeviceHooks cpu_hooks() {
@@ -117,6 +133,12 @@ inline const DeviceHooks& require_device(Device d, const char* op) {
 
 // Frees the host memory the CPU allocator keeps for reuse.
 inline void empty_cpu_cache() { detail::CpuCachingAllocator::instance().empty_cache(); }
+
+// Bytes of host memory held by live tensors (rounded up to the allocator's bins), and the most
+// held at once since the last reset_cpu_memory_peak().
+inline size_t cpu_memory_in_use() { return detail::CpuCachingAllocator::instance().in_use_bytes(); }
+inline size_t cpu_memory_peak() { return detail::CpuCachingAllocator::instance().peak_in_use_bytes(); }
+inline void reset_cpu_memory_peak() { detail::CpuCachingAllocator::instance().reset_peak(); }
 
 // A block of device memory, released to its allocator when the last tensor using it goes away.
 class Storage {

@@ -1,7 +1,8 @@
 // The pre-norm transformer block of the ViTs used by every JEPA model:
 //   x = x + attn(norm1(x));  x = x + mlp(norm2(x))
 // Attention: qkv = Linear(D, 3D) laid out [q | k | v] with heads contiguous inside each, scale
-// dh^-0.5, softmax over keys, proj = Linear(D, D). MLP: fc1 -> exact GELU -> fc2.
+// dh^-0.5, softmax over keys (one fused kernel), proj = Linear(D, D). MLP: fc1 -> exact GELU -> fc2,
+// with fc1's bias added inside the GELU pass (bias_gelu) instead of by the GEMM.
 // Parameter names follow the official code: norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2.
 #pragma once
 #include <jepa/nn/layers.hpp>
@@ -13,7 +14,7 @@ class MLP : public Module {
   MLP(int64_t dim, int64_t hidden, Generator& gen)
       : fc1(register_module("fc1", std::make_shared<Linear>(dim, hidden, true, gen))),
         fc2(register_module("fc2", std::make_shared<Linear>(hidden, dim, true, gen))) {}
-  Tensor forward(const Tensor& x) const { return fc2->forward(gelu(fc1->forward(x))); }
+  Tensor forward(const Tensor& x) const { return fc2->forward(bias_gelu(linear(x, fc1->weight), fc1->bias)); }
 
   std::shared_ptr<Linear> fc1, fc2;
 };

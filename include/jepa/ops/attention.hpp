@@ -1,14 +1,99 @@
 // Scaled dot-product attention: softmax(q k^T * scale) v over the last two dims, batch dims
-// broadcast. This is the composition of matmul and softmax, which is also the reference the fused
-// kernels are tested against.
+// broadcast. One fused kernel each way (flash attention: no N x M score matrix in memory; see
+// backends/jepa/backends/cpu/attention.hpp); one node saving q, k, v (the views as given, not
+// copies), out and the per-row logsumexp lse. q, k and v may be any views whose last dim is
+// contiguous (others are copied once); the kernels read their batch and row strides in place.
+// GPU tensors go to gpu::attention_forward(q, k, v, out, lse, scale) and
+// gpu::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, scale) when gpu::attention_supported
+// says the fused kernels take them (4-D, head dims 32/64/128), else to the reference composition:
+// q, k, v share one batch shape (broadcast dims expanded, stride 0), last-dim stride 1; out, lse,
+// dout, dq, dk, dv dense.
+// detail::attention_reference is the composition of matmul and softmax: the tests' oracle, and the
+// route for empty sizes.
 // reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html
 #pragma once
 #include <cmath>
 
+#include <jepa/backends/cpu/attention.hpp>
 #include <jepa/ops/matmul.hpp>
 #include <jepa/ops/softmax.hpp>
 
 namespace jepa {
+
+namespace detail {
+
+inline Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
+  return matmul(softmax(mul(matmul(q, k.transpose(-2, -1)), scale), -1), v);
+}
+
+// t (..., rows, cols) seen with the batch shape `batch` (broadcast dims get stride 0) and a
+// contiguous last dim, outside autograd.
+inline Tensor attention_operand(const Tensor& t, const Shape& batch) {
+  Tensor src = t.detach();
+  if (src.stride(-1) != 1 && src.size(-1) > 1) src = src.contiguous();
+  const Shape matrix(src.shape().end() - 2, src.shape().end());
+  Shape shape = batch, strides = broadcast_strides(Shape(src.shape().begin(), src.shape().end() - 2),
+                                                   Shape(src.strides().begin(), src.strides().end() - 2), batch);
+  shape.insert(shape.end(), matrix.begin(), matrix.end());
+  strides.push_back(src.stride(-2));
+  strides.push_back(1);
+  return src.view_as_strided(shape, strides, src.offset());
+}
+
+// Offsets (from t's data pointer) of t's matrices, batch indices in row-major order.
+inline std::vector<int64_t> matrix_offsets(const Tensor& t) {
+  const int64_t batch_dims = t.dim() - 2, count = t.numel() / std::max<int64_t>(1, t.size(-1) * t.size(-2));
+  std::vector<int64_t> offsets(static_cast<size_t>(count));
+  Shape index(static_cast<size_t>(batch_dims), 0);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t off = 0;
+    for (int64_t d = 0; d < batch_dims; ++d) off += index[d] * t.stride(d);
+    offsets[i] = off;
+    for (int64_t d = batch_dims - 1; d >= 0 && ++index[d] == t.size(d); --d) index[d] = 0;
+  }
+  return offsets;
+}
+
+inline cpu::AttentionShape attention_shape(const Tensor& q, const Tensor& k, const Tensor& v) {
+  cpu::AttentionShape s;
+  s.N = q.size(-2);
+  s.M = k.size(-2);
+  s.dh = q.size(-1);
+  s.dv = v.size(-1);
+  s.q_offsets = matrix_offsets(q);
+  s.k_offsets = matrix_offsets(k);
+  s.v_offsets = matrix_offsets(v);
+  s.batch = static_cast<int64_t>(s.q_offsets.size());
+  s.q_row_stride = q.stride(-2);
+  s.k_row_stride = k.stride(-2);
+  s.v_row_stride = v.stride(-2);
+  return s;
+}
+
+struct AttentionBackward final : Node {
+  Tensor q, k, v, out, lse;  // q, k, v as attention_operand made them; out (..., N, dv), lse (..., N) dense
+  Shape q_shape, k_shape, v_shape;
+  double scale;
+  const char* name() const override { return "AttentionBackward"; }
+  std::vector<Tensor> backward(const Tensor& grad) override {
+    Tensor g = grad.contiguous();
+    Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
+    Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
+    Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
+    dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      JEPA_ON_DEVICE("scaled_dot_product_attention", q.device(),
+                     cpu::attention_backward(attention_shape(q, k, v), g.data<T>(), q.data<T>(), k.data<T>(),
+                                             v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(),
+                                             dv.data<T>(), static_cast<T>(scale)),
+                     gpu::attention_backward(g, q, k, v, out, lse, dq, dk, dv, scale));
+    });
+    return {needs_grad(0) ? sum_to(dq, q_shape) : Tensor(), needs_grad(1) ? sum_to(dk, k_shape) : Tensor(),
+            needs_grad(2) ? sum_to(dv, v_shape) : Tensor()};
+  }
+};
+
+}  // namespace detail
 
 // q (..., N, dh), k (..., M, dh), v (..., M, dv) -> (..., N, dv). scale defaults to dh^-0.5.
 inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -17,11 +102,46 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
   for (const Tensor* t : {&q, &k, &v}) {
     detail::check_defined(op, *t);
     JEPA_CHECK(t->dim() >= 2, op, "q, k and v need at least 2 dims, got shape ", t->shape());
+    detail::check_same_dtype(op, q, *t);
+    detail::check_same_device(op, q, *t);
   }
   JEPA_CHECK(q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2), op, "incompatible shapes q ", q.shape(), ", k ",
              k.shape(), ", v ", v.shape(), " (need q (..., N, d), k (..., M, d), v (..., M, dv))");
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  return matmul(softmax(mul(matmul(q, k.transpose(-2, -1)), s), -1), v);
+  auto batch_of = [](const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); };
+  const Shape batch = broadcast_shapes(broadcast_shapes(batch_of(q), batch_of(k), op), batch_of(v), op);
+  if (batch.numel() == 0 || q.size(-2) == 0 || k.size(-2) == 0 || q.size(-1) == 0 || v.size(-1) == 0)
+    return detail::attention_reference(q, k, v, s);
+#ifdef JEPA_WITH_GPU
+  if (q.device().is_gpu() && !gpu::attention_supported(q, k, v)) return detail::attention_reference(q, k, v, s);
+#endif
+  Tensor qe = detail::attention_operand(q, batch), ke = detail::attention_operand(k, batch),
+         ve = detail::attention_operand(v, batch);
+  Shape out_shape = batch, lse_shape = batch;
+  out_shape.push_back(q.size(-2));
+  out_shape.push_back(v.size(-1));
+  lse_shape.push_back(q.size(-2));
+  Tensor out = Tensor::empty(out_shape, q.dtype(), q.device());
+  Tensor lse = Tensor::empty(lse_shape, q.dtype(), q.device());
+  dispatch_float(q.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    JEPA_ON_DEVICE(op, q.device(),
+                   cpu::attention_forward(detail::attention_shape(qe, ke, ve), qe.data<T>(), ke.data<T>(), ve.data<T>(),
+                                          out.data<T>(), lse.data<T>(), static_cast<T>(s)),
+                   gpu::attention_forward(qe, ke, ve, out, lse, s));
+  });
+  if (auto node = record<detail::AttentionBackward>(out, {q, k, v})) {
+    node->q = qe;
+    node->k = ke;
+    node->v = ve;
+    node->out = out.detach();
+    node->lse = lse;
+    node->q_shape = q.shape();
+    node->k_shape = k.shape();
+    node->v_shape = v.shape();
+    node->scale = s;
+  }
+  return out;
 }
 
 }  // namespace jepa

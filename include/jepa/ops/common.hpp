@@ -13,6 +13,15 @@
 #define JEPA_HD
 #endif
 
+// A translation unit compiled by nvcc (or hipcc) gets the GPU backend and routes GPU tensors to
+// it; any other gets no GPU code and reports GPU tensors as unsupported. The library's inline
+// functions differ between the two, so every translation unit of one program that includes jepa
+// must be compiled the same way (in CMake: LANGUAGE CUDA on each such source of a GPU build).
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define JEPA_WITH_GPU
+#include <jepa/backends/gpu/backend.cuh>
+#endif
+
 namespace jepa::detail {
 
 [[noreturn]] inline void no_gpu_backend(const char* op, Device d) {

@@ -20,7 +20,8 @@ inline std::array<int64_t, 3> split_around(const Shape& shape, int64_t dim) {
 inline Tensor softmax_kernel(const Tensor& x, int64_t dim, bool log, const char* op) {
   Tensor src = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  const auto [outer, n, inner] = split_around(x.shape(), dim);
+  const std::array<int64_t, 3> split = split_around(x.shape(), dim);  // no structured binding: lambdas capture it
+  const int64_t outer = split[0], n = split[1], inner = split[2];
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     JEPA_ON_DEVICE(op, x.device(), cpu::softmax_forward(src.data<T>(), out.data<T>(), outer, n, inner, log),
@@ -38,7 +39,8 @@ struct SoftmaxBackward final : Node {
   std::vector<Tensor> backward(const Tensor& grad) override {
     Tensor g = grad.contiguous();
     Tensor dx = Tensor::empty(out.shape(), out.dtype(), out.device());
-    const auto [outer, n, inner] = split_around(out.shape(), dim);
+    const std::array<int64_t, 3> split = split_around(out.shape(), dim);
+    const int64_t outer = split[0], n = split[1], inner = split[2];
     dispatch_float(out.dtype(), name(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       JEPA_ON_DEVICE("softmax", out.device(),

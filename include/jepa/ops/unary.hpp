@@ -1,7 +1,7 @@
-// Unary elementwise ops: neg, exp, log, sqrt, rsqrt, abs, tanh, relu, gelu (exact erf form),
-// pow by a scalar, and tensor-scalar arithmetic. Each op is one functor holding its forward and
-// its derivative side by side; the backward runs as one fused pass over (grad, saved), where the
-// saved tensor is the input or the output, whichever the derivative needs.
+// Unary elementwise ops: neg, exp, log, sqrt, rsqrt, abs, tanh, relu, pow by a scalar, and
+// tensor-scalar arithmetic (gelu has its own fused kernel: ops/gelu.hpp). Each op is one functor
+// holding its forward and its derivative side by side; the backward runs as one fused pass over
+// (grad, saved), where the saved tensor is the input or the output, whichever the derivative needs.
 // reference: https://pytorch.org/docs/stable/torch.html#pointwise-ops
 #pragma once
 #include <cmath>
@@ -61,17 +61,6 @@ struct ReluOp {
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return x > T(0) ? x : T(0); }
   template <class T> JEPA_HD T backward(T g, T y) const { return y > T(0) ? g : T(0); }
-};
-// GELU(x) = x * Phi(x), Phi the standard normal CDF (PyTorch's default, approximate='none').
-struct GeluOp {
-  static constexpr const char* name = "gelu";
-  static constexpr Saves saves = Saves::input;
-  template <class T> JEPA_HD T forward(T x) const { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); }
-  template <class T> JEPA_HD T backward(T g, T x) const {
-    const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-    const T pdf = T(0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(T(-0.5) * x * x);
-    return g * (cdf + x * pdf);
-  }
 };
 struct PowOp {
   static constexpr const char* name = "pow";
@@ -165,7 +154,6 @@ inline Tensor rsqrt(const Tensor& x) { return detail::unary<detail::RsqrtOp>(x);
 inline Tensor abs(const Tensor& x) { return detail::unary<detail::AbsOp>(x); }
 inline Tensor tanh(const Tensor& x) { return detail::unary<detail::TanhOp>(x); }
 inline Tensor relu(const Tensor& x) { return detail::unary<detail::ReluOp>(x); }
-inline Tensor gelu(const Tensor& x) { return detail::unary<detail::GeluOp>(x); }
 inline Tensor pow(const Tensor& x, double p) { return detail::unary(x, detail::PowOp{p}); }
 inline Tensor add(const Tensor& x, double s) { return detail::unary(x, detail::AddScalarOp{s}); }
 inline Tensor sub(const Tensor& x, double s) { return detail::unary(x, detail::AddScalarOp{-s}); }

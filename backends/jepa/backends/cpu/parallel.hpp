@@ -25,6 +25,15 @@ inline bool in_parallel_region() {
 #endif
 }
 
+// This thread's number inside a parallel region, 0 outside.
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_in_parallel() ? omp_get_thread_num() : 0;
+#else
+  return 0;
+#endif
+}
+
 // Calls f(begin, end) on contiguous chunks of [0, n), one per thread, or once on the whole range
 // when n <= grain (work too small to pay for waking the threads).
 template <class F>

@@ -44,6 +44,7 @@ StridedSpace<K> coalesce(const Shape& shape, const std::array<Shape, K>& strides
 // Calls row(offsets, n, inner_strides) for each innermost row, rows split across threads.
 template <size_t K, class Row>
 void for_each_row(const StridedSpace<K>& space, Row&& row) {
+  if (space.shape.numel() == 0) return;  // also keeps `inner` below non-zero
   const int64_t ndim = space.shape.ndim();
   const int64_t inner = space.shape.back();
   const int64_t rows = space.shape.numel() / inner;

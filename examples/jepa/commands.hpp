@@ -7,5 +7,6 @@ namespace jepa::tool {
 
 void register_train_ijepa(CLI::App& app);  // train_ijepa.cpp
 void register_probe(CLI::App& app);        // probe.cpp
+void register_init_embed(CLI::App& app);   // init_embed.cpp: `jepa init` and `jepa embed`
 
 }  // namespace jepa::tool

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   jepa::tool::register_train_ijepa(app);
   jepa::tool::register_probe(app);
+  jepa::tool::register_init_embed(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -283,7 +283,7 @@ TEST_CASE("cuda: bf16 elementwise kernels compute in f32 and round once") {
   const Tensor expected = (a16.to(DType::f32) * b16.to(DType::f32)).to(DType::bf16);
   check_close(out, expected, 0, 0, "bf16 map2");
   Tensor g = Tensor::empty(a.shape(), DType::bf16, kGpu);
-  gpu::map1(g, a16.to(kGpu), detail::ForwardFn<detail::GeluOp>{});
+  gpu::map1(g, a16.to(kGpu), detail::GeluFn{});
   check_close(g, gelu(a16.to(DType::f32)).to(DType::bf16), 0, 0.0079, "bf16 gelu");  // one bf16 ulp near 1
 }
 

@@ -1,0 +1,63 @@
+// AVX-512 f32 GEMM micro-kernel: a 12x32 tile of C (24 zmm accumulators) from packed panels.
+// Same contract as every micro-kernel (gemm/portable.hpp).
+#pragma once
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace jepa::cpu::gemm_kernels {
+
+struct Avx512F32 {
+  using value_type = float;
+  static constexpr int64_t mr = 12, nr = 32, row_step = 4;
+
+  template <class F>
+  __attribute__((target("avx512f"), flatten)) static void with_isa(F&& f) {
+    f();
+  }
+
+  template <int64_t kRows, int64_t kRowStride, int64_t kDepthStride>
+  __attribute__((target("avx512f"))) static void tile(int64_t kc, const float* a, const float* b, float* c,
+                                                      int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
+    // Touch the C tile now so that its cache misses overlap the multiply instead of the stores.
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < kRows; ++i) {
+      if (i >= m) break;
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + n - 1), _MM_HINT_T0);
+    }
+    __m512 acc[kRows][2];
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int64_t p = 0; p < kc; ++p) {
+      const __m512 b0 = _mm512_load_ps(b + p * nr), b1 = _mm512_load_ps(b + p * nr + 16);
+#pragma GCC unroll 12
+      for (int64_t i = 0; i < kRows; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[i * kRowStride + p * kDepthStride]);
+        acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+        acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      }
+    }
+    const __mmask16 mask0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+    const __mmask16 mask1 = n >= 32 ? __mmask16(0xFFFF) : n <= 16 ? __mmask16(0) : __mmask16((1u << (n - 16)) - 1);
+    const __m512 valpha = _mm512_set1_ps(alpha), vbeta = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < kRows; ++i) {
+      if (i >= m) break;
+      float* row = c + i * ldc;
+      __m512 out0 = _mm512_mul_ps(valpha, acc[i][0]), out1 = _mm512_mul_ps(valpha, acc[i][1]);
+      if (beta != 0.0f) {
+        out0 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask0, row), out0);
+        out1 = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(mask1, row + 16), out1);
+      }
+      _mm512_mask_storeu_ps(row, mask0, out0);
+      _mm512_mask_storeu_ps(row + 16, mask1, out1);
+    }
+  }
+};
+
+}  // namespace jepa::cpu::gemm_kernels
+#endif

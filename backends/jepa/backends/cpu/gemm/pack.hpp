@@ -1,0 +1,91 @@
+// Packing of GEMM operands into the panels the micro-kernels read (contract in portable.hpp).
+// All four transpose cases are handled here, panel by panel, never by copying an operand whole:
+// - B: panels of nr columns of op(B), stored depth-major (b[p * nr + j]) so that a row of the
+//   panel is one or two vector loads; columns past the matrix edge are zeros.
+// - A: panels of mr rows of op(A), stored in whichever layout makes packing a copy of contiguous
+//   runs: row layout (a[i * kDepthBlock + p]) when A is not transposed, depth-major
+//   (a[p * mr + i]) when it is. The kernel broadcasts single elements of A, so either layout is
+//   equally fast for it; rows past the matrix edge are zeros.
+// The loops are plain C++ that the compiler vectorises (`omp simd`: source and panel never
+// overlap), inlined by each ISA's with_isa() into code compiled for that ISA. No library calls:
+// memcpy's call overhead dominated packing for the small products of attention.
+#pragma once
+#include <cstdint>
+
+namespace jepa::cpu::gemm_pack {
+
+// Depth (K) extent of one packed block; the row layout of A uses it as its fixed row stride.
+inline constexpr int64_t kDepthBlock = 256;
+
+// op(X) of a row-major matrix X with leading dimension ld: element (r, c) is
+// data[r * ld + c] when not transposed and data[c * ld + r] when transposed.
+template <class T>
+struct Operand {
+  const T* data;
+  int64_t ld;
+  bool transposed;
+};
+
+// dst[0:count] = src[0:count], dst[count:width] = 0, with `width` known at compile time.
+template <int64_t width, class T>
+inline void copy_padded(const T* src, int64_t count, T* dst) {
+  if (count == width) {
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) dst[j] = src[j];
+    return;
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < width; ++j) dst[j] = j < count ? src[j] : T(0);
+}
+
+// Packs rows [p0, p0 + kc) x columns [j0, j0 + n) of op(B) (n <= nr) into one depth-major panel.
+template <int64_t nr, class T>
+void pack_b_panel(const Operand<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t n, T* panel) {
+  if (!b.transposed) {
+    for (int64_t p = 0; p < kc; ++p) copy_padded<nr>(b.data + (p0 + p) * b.ld + j0, n, panel + p * nr);
+    return;
+  }
+  // op(B) = B^T: row p of the panel is a strided gather (stride ld) across rows of B; with
+  // AVX-512 or AVX2 that is one gather instruction per vector.
+  const T* rows = b.data + j0 * b.ld + p0;
+  const int64_t ld = b.ld;
+  for (int64_t p = 0; p < kc; ++p) {
+    T* dst = panel + p * nr;
+    if (n == nr) {
+#pragma omp simd
+      for (int64_t j = 0; j < nr; ++j) dst[j] = rows[j * ld + p];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < nr; ++j) dst[j] = j < n ? rows[j * ld + p] : T(0);
+    }
+  }
+}
+
+// Whether an A panel of this operand is in row layout (else depth-major).
+template <class T>
+bool a_row_layout(const Operand<T>& a) {
+  return !a.transposed;
+}
+
+// Packs rows [i0, i0 + m) (m <= mr) x depth [p0, p0 + kc) of op(A) into one panel. Rows past m
+// are zeroed only up to `rows`, the rows the kernel reads (m rounded up to its row step).
+template <int64_t mr, class T>
+void pack_a_panel(const Operand<T>& a, int64_t i0, int64_t m, int64_t rows, int64_t p0, int64_t kc, T* panel) {
+  if (a_row_layout(a)) {
+    for (int64_t i = 0; i < rows; ++i) {
+      T* dst = panel + i * kDepthBlock;
+      if (i < m) {
+        const T* src = a.data + (i0 + i) * a.ld + p0;
+#pragma omp simd
+        for (int64_t p = 0; p < kc; ++p) dst[p] = src[p];
+      } else {
+#pragma omp simd
+        for (int64_t p = 0; p < kc; ++p) dst[p] = T(0);
+      }
+    }
+    return;
+  }
+  for (int64_t p = 0; p < kc; ++p) copy_padded<mr>(a.data + (p0 + p) * a.ld + i0, m, panel + p * mr);
+}
+
+}  // namespace jepa::cpu::gemm_pack

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <jepa/backends/cpu/gemm.hpp>
@@ -69,8 +70,13 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Seconds per call of f over `calls` calls, after a pause: the idle worker threads of the library
+// timed before (OpenBLAS's spin for about 0.1 s, OpenMP's for milliseconds) must not compete with
+// the library timed now; on a 2-core machine a spinning peer halves the other's speed.
 template <class F>
 double seconds(int64_t calls, F&& f) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  f();  // wakes this library's threads
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < calls; ++i) f();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(calls);
@@ -103,9 +109,11 @@ __attribute__((target("avx512f"))) double fma_peak_avx512() {
   for (int64_t it = 0; it < kPeakIterations; ++it)
 #pragma GCC unroll 12
     for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  const double gflops = gflops_since(t0, 16);
+  for (int i = 1; i < kChains; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);  // keeps every chain live
   volatile float sink = _mm512_cvtss_f32(acc[0]);
   (void)sink;
-  return gflops_since(t0, 16);
+  return gflops;
 }
 
 __attribute__((target("avx2,fma"))) double fma_peak_avx2() {
@@ -116,9 +124,11 @@ __attribute__((target("avx2,fma"))) double fma_peak_avx2() {
   for (int64_t it = 0; it < kPeakIterations; ++it)
 #pragma GCC unroll 12
     for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+  const double gflops = gflops_since(t0, 8);
+  for (int i = 1; i < kChains; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);  // keeps every chain live
   volatile float sink = _mm256_cvtss_f32(acc[0]);
   (void)sink;
-  return gflops_since(t0, 8);
+  return gflops;
 }
 #endif
 
@@ -172,8 +182,8 @@ void run_case(const Case& c, int threads, Isa isa, int reps, double peak) {
   set_threads(threads);
   ours();
   const double flops = 2.0 * static_cast<double>(c.m * c.n * c.k * c.batch);
-  // Calls per timed run: about 30 ms of work.
-  const int64_t calls = std::max<int64_t>(1, static_cast<int64_t>(0.03 / seconds(1, ours)));
+  // Calls per timed run: about 50 ms of work.
+  const int64_t calls = std::max<int64_t>(1, static_cast<int64_t>(0.05 / seconds(1, ours)));
   std::vector<double> ours_gflops, blas_gflops;
   double max_rel_diff = -1;
 #ifdef JEPA_BENCH_HAVE_OPENBLAS
@@ -200,10 +210,10 @@ void run_case(const Case& c, int threads, Isa isa, int reps, double peak) {
   const double g = median(ours_gflops);
   std::printf(
       "{\"bench\":\"gemm\",\"name\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_a\":%s,\"trans_b\":%s,"
-      "\"batch\":%lld,\"threads\":%d,\"isa\":\"%s\",\"reps\":%d,\"gflops\":%.1f",
+      "\"batch\":%lld,\"threads\":%d,\"isa\":\"%s\",\"omp_wait_policy\":\"%s\",\"reps\":%d,\"gflops\":%.1f",
       c.name, static_cast<long long>(c.m), static_cast<long long>(c.n), static_cast<long long>(c.k),
       c.trans_a ? "true" : "false", c.trans_b ? "true" : "false", static_cast<long long>(c.batch), threads,
-      jepa::cpu::isa_name(isa), reps, g);
+      jepa::cpu::isa_name(isa), std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default", reps, g);
   if (blas_gflops.empty()) {
     std::printf(",\"openblas_gflops\":null,\"ratio\":null,\"openblas\":\"not found\"");
   } else {

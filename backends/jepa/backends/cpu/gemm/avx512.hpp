@@ -20,14 +20,6 @@ struct Avx512F32 {
   template <int64_t kRows, int64_t kRowStride, int64_t kDepthStride>
   __attribute__((target("avx512f"))) static void tile(int64_t kc, const float* a, const float* b, float* c,
                                                       int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
-    // Touch the C tile now so that its cache misses overlap the multiply instead of the stores.
-#pragma GCC unroll 12
-    for (int64_t i = 0; i < kRows; ++i) {
-      if (i >= m) break;
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + n - 1), _MM_HINT_T0);
-    }
     __m512 acc[kRows][2];
 #pragma GCC unroll 12
     for (int64_t i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();

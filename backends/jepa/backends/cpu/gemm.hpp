@@ -142,7 +142,7 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
     for (int64_t p0 = 0; p0 < g.K; p0 += kc_step) {
       const int64_t kc = std::min(kc_step, g.K - p0);
       for (int64_t q = pack0; q < pack1; ++q)
-        gemm_pack::pack_b_panel<nr>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
+        gemm_pack::pack_b_panel<Kernel>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
       if (nt > 1) barrier->wait(nt);
       const T beta = p0 == 0 ? g.beta : T(1);  // later depth blocks accumulate onto the first
       for (int64_t mp = mp0; mp < mp1; ++mp) {

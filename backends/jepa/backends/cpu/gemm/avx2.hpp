@@ -4,13 +4,36 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <climits>
 #include <cstdint>
+
+#include <jepa/backends/cpu/gemm/pack.hpp>
 
 namespace jepa::cpu::gemm_kernels {
 
 struct Avx2F32 {
   using value_type = float;
   static constexpr int64_t mr = 6, nr = 16, row_step = 2;
+
+  // Lanes [0, count) of an 8-lane vector set (all bits), the rest clear; count may be <= 0 or >= 8.
+  __attribute__((target("avx2,fma"))) static __m256i column_mask(int64_t count) {
+    const int64_t clamped = count < 0 ? 0 : count > 8 ? 8 : count;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(clamped)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+
+  // Lane j of a gather reads rows[j * ld + p]; 32-bit lane offsets bound ld (else: portable).
+  __attribute__((target("avx2,fma"))) static void pack_b_transposed(const float* rows, int64_t ld, int64_t kc,
+                                                                    int64_t n, float* panel) {
+    if (ld > INT32_MAX / nr) return gemm_pack::pack_b_transposed<nr>(rows, ld, kc, n, panel);
+    const __m256i offsets0 =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(ld)));
+    const __m256i offsets1 = _mm256_add_epi32(offsets0, _mm256_set1_epi32(static_cast<int>(8 * ld)));
+    const __m256 mask0 = _mm256_castsi256_ps(column_mask(n)), mask1 = _mm256_castsi256_ps(column_mask(n - 8));
+    for (int64_t p = 0; p < kc; ++p) {
+      _mm256_store_ps(panel + p * nr, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), rows + p, offsets0, mask0, 4));
+      _mm256_store_ps(panel + p * nr + 8, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), rows + p, offsets1, mask1, 4));
+    }
+  }
 
   template <class F>
   __attribute__((target("avx2,fma"), flatten)) static void with_isa(F&& f) {
@@ -33,10 +56,7 @@ struct Avx2F32 {
         acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
       }
     }
-    // Lane j of the column masks is on (all bits set) when column j (or 8 + j) exists.
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), lanes);
-    const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n) - 8), lanes);
+    const __m256i mask0 = column_mask(n), mask1 = column_mask(n - 8);
     const __m256 valpha = _mm256_set1_ps(alpha), vbeta = _mm256_set1_ps(beta);
 #pragma GCC unroll 6
     for (int64_t i = 0; i < kRows; ++i) {

@@ -39,25 +39,24 @@ inline void copy_padded(const T* src, int64_t count, T* dst) {
 }
 
 // Packs rows [p0, p0 + kc) x columns [j0, j0 + n) of op(B) (n <= nr) into one depth-major panel.
-template <int64_t nr, class T>
+// The transposed case is a transpose, which compilers do not vectorise well: the kernel supplies it.
+template <class Kernel, class T>
 void pack_b_panel(const Operand<T>& b, int64_t p0, int64_t kc, int64_t j0, int64_t n, T* panel) {
-  if (!b.transposed) {
-    for (int64_t p = 0; p < kc; ++p) copy_padded<nr>(b.data + (p0 + p) * b.ld + j0, n, panel + p * nr);
+  if (b.transposed) {
+    Kernel::pack_b_transposed(b.data + j0 * b.ld + p0, b.ld, kc, n, panel);
     return;
   }
-  // op(B) = B^T: row p of the panel is a strided gather (stride ld) across rows of B; with
-  // AVX-512 or AVX2 that is one gather instruction per vector.
-  const T* rows = b.data + j0 * b.ld + p0;
-  const int64_t ld = b.ld;
+  for (int64_t p = 0; p < kc; ++p) copy_padded<Kernel::nr>(b.data + (p0 + p) * b.ld + j0, n, panel + p * Kernel::nr);
+}
+
+// panel[p * nr + j] = rows[j * ld + p] for p < kc and j < n, and 0 for n <= j < nr: a panel of
+// op(B) = B^T, whose columns are rows of B. The portable version of Kernel::pack_b_transposed.
+template <int64_t nr, class T>
+void pack_b_transposed(const T* rows, int64_t ld, int64_t kc, int64_t n, T* panel) {
   for (int64_t p = 0; p < kc; ++p) {
     T* dst = panel + p * nr;
-    if (n == nr) {
 #pragma omp simd
-      for (int64_t j = 0; j < nr; ++j) dst[j] = rows[j * ld + p];
-    } else {
-#pragma omp simd
-      for (int64_t j = 0; j < nr; ++j) dst[j] = j < n ? rows[j * ld + p] : T(0);
-    }
+    for (int64_t j = 0; j < nr; ++j) dst[j] = j < n ? rows[j * ld + p] : T(0);
   }
 }
 

@@ -10,8 +10,12 @@
 //   row-major with leading dim ldc; beta == 0 never reads C (NaN there is overwritten, as in BLAS).
 // - with_isa(f) calls f() with f's code inlined and compiled for the kernel's ISA, so that the
 //   generic packing loops around the kernel are vectorised for it too.
+// - pack_b_transposed(rows, ld, kc, n, panel) packs a B panel from B^T (gemm_pack::pack_b_transposed
+//   states it; SIMD kernels gather instead).
 #pragma once
 #include <cstdint>
+
+#include <jepa/backends/cpu/gemm/pack.hpp>
 
 namespace jepa::cpu::gemm_kernels {
 
@@ -23,6 +27,10 @@ struct Portable {
   template <class F>
   static void with_isa(F&& f) {
     f();
+  }
+
+  static void pack_b_transposed(const T* rows, int64_t ld, int64_t kc, int64_t n, T* panel) {
+    gemm_pack::pack_b_transposed<nr>(rows, ld, kc, n, panel);
   }
 
   template <int64_t kRows, int64_t kRowStride, int64_t kDepthStride>

@@ -38,6 +38,11 @@ namespace detail {
 using gemm_pack::kDepthBlock;
 // Columns of C per block: the packed B block (kDepthBlock x kColumnBlock) must fit in L2.
 inline constexpr int64_t kColumnBlock = 1024;
+// Row panels of a transposed A packed together: reading A row by row across the panels streams
+// through memory (one panel at a time strides by lda); the block (about 200 KB) stays in L2.
+// Untransposed A is packed one panel at a time, each just before its tiles, which overlaps the
+// packing's cache misses with the previous panel's arithmetic.
+inline constexpr int64_t kPanelsPerABlock = 16;
 // Products below this many flops run on the calling thread: waking the team costs more.
 inline constexpr int64_t kParallelFlops = int64_t{1} << 22;
 
@@ -71,8 +76,10 @@ struct GemmArgs {
   int64_t ldc;
 };
 
-// A per-thread, grow-only, 64-byte aligned buffer, reused across calls.
-template <class T>
+enum class ScratchSlot { a_block, b_block };
+
+// A per-thread, grow-only, 64-byte aligned buffer per slot, reused across calls.
+template <class T, ScratchSlot kSlot>
 T* thread_scratch(int64_t count) {
   thread_local std::vector<T> buffer;
   constexpr int64_t slack = 64 / sizeof(T);
@@ -126,11 +133,12 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
   static constexpr auto depth_major_tiles = tiles_by_rows<Kernel, 1, mr>(variants);
   const gemm_pack::Operand<T> a{A, g.lda, g.trans_a}, b{B, g.ldb, g.trans_b};
   const auto& tiles = gemm_pack::a_row_layout(a) ? row_layout_tiles : depth_major_tiles;
+  const int64_t panels_per_block = gemm_pack::a_row_layout(a) ? 1 : kPanelsPerABlock;
   // Equal depth blocks (rounded to 8) rather than full blocks and a thin remainder.
   const int64_t depth_blocks = (g.K + kDepthBlock - 1) / kDepthBlock;
   const int64_t kc_step = std::min(kDepthBlock, ((g.K + depth_blocks - 1) / depth_blocks + 7) / 8 * 8);
   const int64_t m_panels = (g.M + mr - 1) / mr;
-  alignas(64) T a_pack[mr * kDepthBlock];
+  T* a_block = thread_scratch<T, ScratchSlot::a_block>(kPanelsPerABlock * mr * kDepthBlock);
 
   for (int64_t j0 = 0; j0 < g.N; j0 += kColumnBlock) {
     const int64_t nc = std::min(kColumnBlock, g.N - j0);
@@ -145,12 +153,16 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
         gemm_pack::pack_b_panel<Kernel>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
       if (nt > 1) barrier->wait(nt);
       const T beta = p0 == 0 ? g.beta : T(1);  // later depth blocks accumulate onto the first
-      for (int64_t mp = mp0; mp < mp1; ++mp) {
-        const int64_t i0 = mp * mr, m = std::min(mr, g.M - i0), variant = (m - 1) / row_step;
-        gemm_pack::pack_a_panel<mr>(a, i0, m, (variant + 1) * row_step, p0, kc, a_pack);
-        for (int64_t q = np0; q < np1; ++q)
-          tiles[variant](kc, a_pack, b_pack + q * kc * nr, C + i0 * g.ldc + j0 + q * nr, g.ldc, g.alpha, beta, m,
-                         std::min(nr, nc - q * nr));
+      for (int64_t mb = mp0; mb < mp1; mb += panels_per_block) {
+        const int64_t mb_end = std::min(mp1, mb + panels_per_block);
+        gemm_pack::pack_a_block<mr>(a, mb * mr, std::min(g.M, mb_end * mr) - mb * mr, p0, kc, a_block);
+        for (int64_t mp = mb; mp < mb_end; ++mp) {
+          const int64_t i0 = mp * mr, m = std::min(mr, g.M - i0), variant = (m - 1) / row_step;
+          const T* a_panel = a_block + (mp - mb) * mr * kDepthBlock;
+          for (int64_t q = np0; q < np1; ++q)
+            tiles[variant](kc, a_panel, b_pack + q * kc * nr, C + i0 * g.ldc + j0 + q * nr, g.ldc, g.alpha, beta, m,
+                           std::min(nr, nc - q * nr));
+        }
       }
       if (nt > 1) barrier->wait(nt);  // the next block overwrites b_pack
     }
@@ -187,7 +199,7 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
   const int64_t flops = 2 * g.M * g.N * g.K;
   const int64_t threads = in_parallel_region() ? 1 : std::min<int64_t>(max_threads(), flops * batch / kParallelFlops);
   if (threads <= 1) {
-    gemm_products<Kernel>(g, A, B, C, 0, batch, 0, 1, thread_scratch<T>(b_block_elements<Kernel>(g.N)), nullptr);
+    gemm_products<Kernel>(g, A, B, C, 0, batch, 0, 1, thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)), nullptr);
     return;
   }
 #ifdef _OPENMP
@@ -196,11 +208,11 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
 #pragma omp parallel num_threads(threads)
     {
       const auto [b0, b1] = share(batch, omp_get_num_threads(), omp_get_thread_num());
-      gemm_products<Kernel>(g, A, B, C, b0, b1, 0, 1, thread_scratch<T>(b_block_elements<Kernel>(g.N)), nullptr);
+      gemm_products<Kernel>(g, A, B, C, b0, b1, 0, 1, thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)), nullptr);
     }
     return;
   }
-  T* b_pack = thread_scratch<T>(b_block_elements<Kernel>(g.N));
+  T* b_pack = thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N));
   YieldingBarrier barrier;
 #pragma omp parallel num_threads(threads)
   gemm_products<Kernel>(g, A, B, C, 0, batch, omp_get_thread_num(), omp_get_num_threads(), b_pack, &barrier);

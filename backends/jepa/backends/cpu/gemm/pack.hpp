@@ -66,13 +66,16 @@ bool a_row_layout(const Operand<T>& a) {
   return !a.transposed;
 }
 
-// Packs rows [i0, i0 + m) (m <= mr) x depth [p0, p0 + kc) of op(A) into one panel. Rows past m
-// are zeroed only up to `rows`, the rows the kernel reads (m rounded up to its row step).
+// Packs rows [i0, i0 + m) x depth [p0, p0 + kc) of op(A) into ceil(m / mr) panels, panel q at
+// block + q * mr * kDepthBlock; the last panel's rows past m are zeros. Transposed A is read row
+// by row of A across all panels, so that reads stream through memory instead of striding.
 template <int64_t mr, class T>
-void pack_a_panel(const Operand<T>& a, int64_t i0, int64_t m, int64_t rows, int64_t p0, int64_t kc, T* panel) {
+void pack_a_block(const Operand<T>& a, int64_t i0, int64_t m, int64_t p0, int64_t kc, T* block) {
+  constexpr int64_t panel_size = mr * kDepthBlock;
+  const int64_t panels = (m + mr - 1) / mr;
   if (a_row_layout(a)) {
-    for (int64_t i = 0; i < rows; ++i) {
-      T* dst = panel + i * kDepthBlock;
+    for (int64_t i = 0; i < panels * mr; ++i) {
+      T* dst = block + (i / mr) * panel_size + (i % mr) * kDepthBlock;
       if (i < m) {
         const T* src = a.data + (i0 + i) * a.ld + p0;
 #pragma omp simd
@@ -84,7 +87,13 @@ void pack_a_panel(const Operand<T>& a, int64_t i0, int64_t m, int64_t rows, int6
     }
     return;
   }
-  for (int64_t p = 0; p < kc; ++p) copy_padded<mr>(a.data + (p0 + p) * a.ld + i0, m, panel + p * mr);
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* src = a.data + (p0 + p) * a.ld + i0;
+    for (int64_t q = 0; q < panels; ++q) {
+      const int64_t rows = m - q * mr < mr ? m - q * mr : mr;
+      copy_padded<mr>(src + q * mr, rows, block + q * panel_size + p * mr);
+    }
+  }
 }
 
 }  // namespace jepa::cpu::gemm_pack

@@ -46,7 +46,9 @@ struct Operands {
     for (T& x : b) x = static_cast<T>(u(rng));
     for (int64_t i = 0; i < t.M; ++i)
       for (int64_t j = 0; j < ldc; ++j)
-        c[i * ldc + j] = j >= t.N ? T(1234) : t.beta == 0 ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(u(rng));
+        c[i * ldc + j] = j >= t.N      ? T(1234)
+                         : t.beta == 0 ? std::numeric_limits<T>::quiet_NaN()
+                                       : static_cast<T>(u(rng));
   }
 };
 
@@ -114,7 +116,8 @@ void check_shapes(Isa isa) {
 template <class T>
 void check_alpha_beta(Isa isa) {
   std::mt19937 rng(11);
-  for (auto [alpha, beta] : {std::pair{1.0, 0.0}, {1.0, 1.0}, {0.5, 2.0}, {-1.5, 1.0}, {2.0, -0.5}, {0.0, 0.5}, {0.0, 0.0}})
+  for (auto [alpha, beta] :
+       {std::pair{1.0, 0.0}, {1.0, 1.0}, {0.5, 2.0}, {-1.5, 1.0}, {2.0, -0.5}, {0.0, 0.5}, {0.0, 0.0}})
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true}) check_single<T>({trans_a, trans_b, 33, 47, 70, alpha, beta}, isa, rng);
   check_single<T>({false, false, 9, 10, 0, 1.0, 0.5}, isa, rng);  // K == 0: C = beta * C
@@ -150,7 +153,8 @@ void check_batched(Isa isa) {
       }
 
       // The same products laid out at fixed strides in one buffer each.
-      const int64_t stride_b = static_cast<int64_t>(items[0].b.size()) + 1, stride_c = static_cast<int64_t>(items[0].c.size()) + 3;
+      const int64_t stride_b = static_cast<int64_t>(items[0].b.size()) + 1;
+      const int64_t stride_c = static_cast<int64_t>(items[0].c.size()) + 3;
       std::vector<T> all_b(static_cast<size_t>(batch * stride_b)), all_c(static_cast<size_t>(batch * stride_c));
       for (int64_t i = 0; i < batch; ++i) {
         std::copy(items[i].b.begin(), items[i].b.end(), all_b.begin() + i * stride_b);
@@ -162,8 +166,8 @@ void check_batched(Isa isa) {
       for (int64_t i = 0; i < batch; ++i) {
         Operands<T> expected = items[i];
         expected.a = shared_a.a;
-        check_product(t, expected, std::vector<T>(all_c.begin() + i * stride_c,
-                                                  all_c.begin() + i * stride_c + static_cast<int64_t>(items[i].c.size())));
+        const auto first = all_c.begin() + i * stride_c;
+        check_product(t, expected, std::vector<T>(first, first + static_cast<int64_t>(items[i].c.size())));
       }
     }
 }

@@ -5,8 +5,9 @@
 //
 // Algorithm (Goto/BLIS): C is computed in blocks of kColumnBlock columns x kDepthBlock depth; per
 // block, the panels of op(B) are packed once into a buffer shared by the threads (it stays in L2),
-// then each thread walks its share of mr-row panels of op(A): it packs one panel (it stays in L1)
-// and runs the micro-kernel (gemm/{avx512,avx2,portable}.hpp) against every B panel. The kernel is
+// then each thread walks its share of mr-row panels of op(A): it packs a panel (or a block of
+// panels, see kPanelsPerABlock) and runs the micro-kernel (gemm/{avx512,avx2,portable}.hpp) on it
+// against every B panel. Packing (gemm/pack.hpp) handles the four transpose cases. The kernel is
 // picked at run time from the CPU's ISA; f64 always uses the portable kernel.
 //
 // Threads: a parallel region costs 10-25 us to wake sleeping threads, so each call opens at most
@@ -198,8 +199,9 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
   }
   const int64_t flops = 2 * g.M * g.N * g.K;
   const int64_t threads = in_parallel_region() ? 1 : std::min<int64_t>(max_threads(), flops * batch / kParallelFlops);
+  auto b_scratch = [&] { return thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)); };
   if (threads <= 1) {
-    gemm_products<Kernel>(g, A, B, C, 0, batch, 0, 1, thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)), nullptr);
+    gemm_products<Kernel>(g, A, B, C, 0, batch, 0, 1, b_scratch(), nullptr);
     return;
   }
 #ifdef _OPENMP
@@ -208,11 +210,11 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
 #pragma omp parallel num_threads(threads)
     {
       const auto [b0, b1] = share(batch, omp_get_num_threads(), omp_get_thread_num());
-      gemm_products<Kernel>(g, A, B, C, b0, b1, 0, 1, thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)), nullptr);
+      gemm_products<Kernel>(g, A, B, C, b0, b1, 0, 1, b_scratch(), nullptr);
     }
     return;
   }
-  T* b_pack = thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N));
+  T* b_pack = b_scratch();  // the caller's, shared by the team
   YieldingBarrier barrier;
 #pragma omp parallel num_threads(threads)
   gemm_products<Kernel>(g, A, B, C, 0, batch, omp_get_thread_num(), omp_get_num_threads(), b_pack, &barrier);

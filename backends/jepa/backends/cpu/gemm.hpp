@@ -12,7 +12,10 @@
 //
 // Threads: a parallel region costs 10-25 us to wake sleeping threads, so each call opens at most
 // one. Many products (attention) run one per thread; one big product (or few) is shared by the
-// whole team, split over rows (or columns, when rows are too few), with barriers between blocks.
+// whole team, with a barrier after packing each B block and one before overwriting it. Threads
+// claim work (products, or blocks of rows) from a shared counter rather than taking fixed shares:
+// on a shared machine one of them often gets less of the CPU. With too few rows they split the
+// columns in fixed shares instead.
 #pragma once
 #include <algorithm>
 #include <array>
@@ -47,24 +50,31 @@ inline constexpr int64_t kPanelsPerABlock = 16;
 // Products below this many flops run on the calling thread: waking the team costs more.
 inline constexpr int64_t kParallelFlops = int64_t{1} << 22;
 
-// A barrier whose waiters yield the core instead of spinning on it: the machine is often shared,
-// and a spinning waiter can hold the core that the thread it waits for needs.
-class YieldingBarrier {
+// What the threads of one parallel region share: a barrier whose waiters yield the core instead
+// of spinning on it (the machine is often shared, and a spinning waiter can hold the core that the
+// thread it waits for needs), and a counter from which threads claim units of work, so that a
+// thread that gets less of the CPU simply does less of the work.
+class Team {
  public:
-  // Returns once `threads` calls (all passing the same count) have arrived.
+  // Returns once `threads` calls (all passing the same count) have arrived; the last to arrive
+  // resets the work counter first.
   void wait(int64_t threads) {
     const int64_t generation = generation_.load(std::memory_order_acquire);
     if (arrived_.fetch_add(1, std::memory_order_acq_rel) == threads - 1) {
       arrived_.store(0, std::memory_order_relaxed);
+      next_.store(0, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
       return;
     }
     while (generation_.load(std::memory_order_acquire) == generation) std::this_thread::yield();
   }
+  // The next unclaimed unit: 0, 1, 2, ... across the team since the last wait().
+  int64_t claim() { return next_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   alignas(64) std::atomic<int64_t> arrived_{0};
   alignas(64) std::atomic<int64_t> generation_{0};
+  alignas(64) std::atomic<int64_t> next_{0};
 };
 
 template <class T>
@@ -122,11 +132,10 @@ constexpr auto tiles_by_rows(std::index_sequence<I...>) {
   return std::array{&Kernel::template tile<(I + 1) * Kernel::row_step, kRowStride, kDepthStride>...};
 }
 
-// One product computed by thread `tid` of a team of nt (nt == 1: alone, barrier unused). All team
-// members call it with the same arguments, b_pack (b_block_elements<Kernel>(N) elements) and barrier.
+// One product computed by thread `tid` of a team of nt (nt == 1: alone, team unused). All team
+// members call it with the same arguments, b_pack (b_block_elements<Kernel>(N) elements) and team.
 template <class Kernel, class T = typename Kernel::value_type>
-void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, int64_t nt, T* b_pack,
-               YieldingBarrier* barrier) {
+void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, int64_t nt, T* b_pack, Team* team) {
   constexpr int64_t mr = Kernel::mr, nr = Kernel::nr, row_step = Kernel::row_step;
   static_assert(mr % row_step == 0 && kColumnBlock % nr == 0);
   constexpr auto variants = std::make_index_sequence<mr / row_step>{};
@@ -134,48 +143,65 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
   static constexpr auto depth_major_tiles = tiles_by_rows<Kernel, 1, mr>(variants);
   const gemm_pack::Operand<T> a{A, g.lda, g.trans_a}, b{B, g.ldb, g.trans_b};
   const auto& tiles = gemm_pack::a_row_layout(a) ? row_layout_tiles : depth_major_tiles;
-  const int64_t panels_per_block = gemm_pack::a_row_layout(a) ? 1 : kPanelsPerABlock;
+  const int64_t m_panels = (g.M + mr - 1) / mr;
+  // Units of work: A blocks of this many panels, about 4 per thread so that claiming them balances.
+  const int64_t panels_per_block =
+      gemm_pack::a_row_layout(a) ? 1 : std::clamp<int64_t>(m_panels / (4 * nt), 1, kPanelsPerABlock);
+  const int64_t m_blocks = (m_panels + panels_per_block - 1) / panels_per_block;
   // Equal depth blocks (rounded to 8) rather than full blocks and a thin remainder.
   const int64_t depth_blocks = (g.K + kDepthBlock - 1) / kDepthBlock;
   const int64_t kc_step = std::min(kDepthBlock, ((g.K + depth_blocks - 1) / depth_blocks + 7) / 8 * 8);
-  const int64_t m_panels = (g.M + mr - 1) / mr;
   T* a_block = thread_scratch<T, ScratchSlot::a_block>(kPanelsPerABlock * mr * kDepthBlock);
 
   for (int64_t j0 = 0; j0 < g.N; j0 += kColumnBlock) {
     const int64_t nc = std::min(kColumnBlock, g.N - j0);
     const int64_t n_panels = (nc + nr - 1) / nr;
-    const int64_t ways_n = column_ways(m_panels, n_panels, nt), ways_m = nt / ways_n;
-    const auto [mp0, mp1] = share(m_panels, ways_m, tid / ways_n);
+    // Rows are claimed block by block from the team; with too few rows, threads split the
+    // columns too and take fixed shares.
+    const int64_t ways_n = column_ways(m_blocks, n_panels, nt), ways_m = nt / ways_n;
+    const bool claim_rows = nt > 1 && ways_n == 1;
+    const auto [mb0, mb1] = share(m_blocks, ways_m, tid / ways_n);
     const auto [np0, np1] = share(n_panels, ways_n, tid % ways_n);
     const auto [pack0, pack1] = share(n_panels, nt, tid);
     for (int64_t p0 = 0; p0 < g.K; p0 += kc_step) {
       const int64_t kc = std::min(kc_step, g.K - p0);
       for (int64_t q = pack0; q < pack1; ++q)
         gemm_pack::pack_b_panel<Kernel>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
-      if (nt > 1) barrier->wait(nt);
+      if (nt > 1) team->wait(nt);
       const T beta = p0 == 0 ? g.beta : T(1);  // later depth blocks accumulate onto the first
-      for (int64_t mb = mp0; mb < mp1; mb += panels_per_block) {
-        const int64_t mb_end = std::min(mp1, mb + panels_per_block);
-        gemm_pack::pack_a_block<mr>(a, mb * mr, std::min(g.M, mb_end * mr) - mb * mr, p0, kc, a_block);
-        for (int64_t mp = mb; mp < mb_end; ++mp) {
+      for (int64_t mb = claim_rows ? team->claim() : mb0; mb < (claim_rows ? m_blocks : mb1);
+           mb = claim_rows ? team->claim() : mb + 1) {
+        const int64_t mp0 = mb * panels_per_block, mp1 = std::min(m_panels, mp0 + panels_per_block);
+        gemm_pack::pack_a_block<mr>(a, mp0 * mr, std::min(g.M, mp1 * mr) - mp0 * mr, p0, kc, a_block);
+        for (int64_t mp = mp0; mp < mp1; ++mp) {
           const int64_t i0 = mp * mr, m = std::min(mr, g.M - i0), variant = (m - 1) / row_step;
-          const T* a_panel = a_block + (mp - mb) * mr * kDepthBlock;
+          const T* a_panel = a_block + (mp - mp0) * mr * kDepthBlock;
           for (int64_t q = np0; q < np1; ++q)
             tiles[variant](kc, a_panel, b_pack + q * kc * nr, C + i0 * g.ldc + j0 + q * nr, g.ldc, g.alpha, beta, m,
                            std::min(nr, nc - q * nr));
         }
       }
-      if (nt > 1) barrier->wait(nt);  // the next block overwrites b_pack
+      if (nt > 1) team->wait(nt);  // the next block overwrites b_pack
     }
   }
 }
 
-// Products [b0, b1) of the batch, each by the whole team (see gemm_team).
+// Products of the batch on one thread: all of them, or with a team, those it claims.
 template <class Kernel, class T = typename Kernel::value_type>
-void gemm_products(const GemmArgs<T>& g, const T* const* A, const T* const* B, T* const* C, int64_t b0, int64_t b1,
-                   int64_t tid, int64_t nt, T* b_pack, YieldingBarrier* barrier) {
+void gemm_products_alone(const GemmArgs<T>& g, const T* const* A, const T* const* B, T* const* C, int64_t batch,
+                         T* b_pack, Team* team) {
   Kernel::with_isa([&] {
-    for (int64_t i = b0; i < b1; ++i) gemm_team<Kernel>(g, A[i], B[i], C[i], tid, nt, b_pack, barrier);
+    for (int64_t i = team ? team->claim() : 0; i < batch; i = team ? team->claim() : i + 1)
+      gemm_team<Kernel>(g, A[i], B[i], C[i], 0, 1, b_pack, nullptr);
+  });
+}
+
+// Every product of the batch, each shared by the whole team (see gemm_team).
+template <class Kernel, class T = typename Kernel::value_type>
+void gemm_products_shared(const GemmArgs<T>& g, const T* const* A, const T* const* B, T* const* C, int64_t batch,
+                          int64_t tid, int64_t nt, T* b_pack, Team* team) {
+  Kernel::with_isa([&] {
+    for (int64_t i = 0; i < batch; ++i) gemm_team<Kernel>(g, A[i], B[i], C[i], tid, nt, b_pack, team);
   });
 }
 
@@ -201,23 +227,21 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
   const int64_t threads = in_parallel_region() ? 1 : std::min<int64_t>(max_threads(), flops * batch / kParallelFlops);
   auto b_scratch = [&] { return thread_scratch<T, ScratchSlot::b_block>(b_block_elements<Kernel>(g.N)); };
   if (threads <= 1) {
-    gemm_products<Kernel>(g, A, B, C, 0, batch, 0, 1, b_scratch(), nullptr);
+    gemm_products_alone<Kernel>(g, A, B, C, batch, b_scratch(), nullptr);
     return;
   }
 #ifdef _OPENMP
-  // One product per thread when they share out evenly, or are too small to split.
+  Team team;
+  // Whole products per thread when there are enough of them to balance, or they are too small to
+  // split.
   if (batch % threads == 0 || batch >= 4 * threads || (batch >= threads && flops < kParallelFlops)) {
 #pragma omp parallel num_threads(threads)
-    {
-      const auto [b0, b1] = share(batch, omp_get_num_threads(), omp_get_thread_num());
-      gemm_products<Kernel>(g, A, B, C, b0, b1, 0, 1, b_scratch(), nullptr);
-    }
+    gemm_products_alone<Kernel>(g, A, B, C, batch, b_scratch(), &team);
     return;
   }
   T* b_pack = b_scratch();  // the caller's, shared by the team
-  YieldingBarrier barrier;
 #pragma omp parallel num_threads(threads)
-  gemm_products<Kernel>(g, A, B, C, 0, batch, omp_get_thread_num(), omp_get_num_threads(), b_pack, &barrier);
+  gemm_products_shared<Kernel>(g, A, B, C, batch, omp_get_thread_num(), omp_get_num_threads(), b_pack, &team);
 #endif
 }
 

@@ -1,7 +1,8 @@
 // Packing of GEMM operands into the panels the micro-kernels read (contract in portable.hpp).
-// All four transpose cases are handled here, panel by panel, never by copying an operand whole:
+// All four transpose cases are handled here, a block at a time, never by copying an operand whole:
 // - B: panels of nr columns of op(B), stored depth-major (b[p * nr + j]) so that a row of the
-//   panel is one or two vector loads; columns past the matrix edge are zeros.
+//   panel is one or two vector loads; columns past the matrix edge are zeros. When op(B) = B^T
+//   this is a transpose, done by the kernel's pack_b_transposed (SIMD gathers).
 // - A: panels of mr rows of op(A), stored in whichever layout makes packing a copy of contiguous
 //   runs: row layout (a[i * kDepthBlock + p]) when A is not transposed, depth-major
 //   (a[p * mr + i]) when it is. The kernel broadcasts single elements of A, so either layout is

@@ -113,15 +113,16 @@ inline std::pair<int64_t, int64_t> share(int64_t count, int64_t parts, int64_t i
   return {begin, begin + base + (index < extra ? 1 : 0)};
 }
 
-// How many ways to split N panels so that the busiest of nt threads gets the fewest tiles
-// (M is split the remaining nt / ways ways). Ties go to splitting M, which packs no A twice.
-inline int64_t column_ways(int64_t m_panels, int64_t n_panels, int64_t nt) {
-  int64_t best = 1, best_tiles = INT64_MAX;
+// How many ways to split the column panels so that the busiest of nt threads gets the fewest
+// tiles (rows are split the remaining nt / ways ways). Ties go to splitting the larger of M and N:
+// a thread then packs, and reads, only its part of the larger operand.
+inline int64_t column_ways(int64_t m_units, int64_t n_panels, int64_t nt, bool prefer_columns) {
+  int64_t best = 0, best_tiles = INT64_MAX;
   for (int64_t ways = 1; ways <= nt; ++ways) {
     if (nt % ways) continue;
     const int64_t ways_m = nt / ways;
-    const int64_t tiles = ((m_panels + ways_m - 1) / ways_m) * ((n_panels + ways - 1) / ways);
-    if (tiles < best_tiles) best = ways, best_tiles = tiles;
+    const int64_t tiles = ((m_units + ways_m - 1) / ways_m) * ((n_panels + ways - 1) / ways);
+    if (tiles < best_tiles || (tiles == best_tiles && prefer_columns)) best = ways, best_tiles = tiles;
   }
   return best;
 }
@@ -156,9 +157,9 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
   for (int64_t j0 = 0; j0 < g.N; j0 += kColumnBlock) {
     const int64_t nc = std::min(kColumnBlock, g.N - j0);
     const int64_t n_panels = (nc + nr - 1) / nr;
-    // Rows are claimed block by block from the team; with too few rows, threads split the
-    // columns too and take fixed shares.
-    const int64_t ways_n = column_ways(m_blocks, n_panels, nt), ways_m = nt / ways_n;
+    // Rows are claimed block by block from the team; when threads split the columns too, they
+    // take fixed shares.
+    const int64_t ways_n = column_ways(m_blocks, n_panels, nt, g.N > g.M), ways_m = nt / ways_n;
     const bool claim_rows = nt > 1 && ways_n == 1;
     const auto [mb0, mb1] = share(m_blocks, ways_m, tid / ways_n);
     const auto [np0, np1] = share(n_panels, ways_n, tid % ways_n);

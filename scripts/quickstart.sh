@@ -9,9 +9,9 @@ out=${1:-runs/quickstart}
 shift || true
 
 scripts/install-deps.sh run
-cmake --preset cpu -DJEPA_BUILD_TESTS=OFF -DJEPA_BUILD_BENCH=OFF >/dev/null
-cmake --build --preset cpu --target jepa_tool -j "$(nproc)"
-jepa=build/cpu/examples/jepa
+cmake -S . -B build/quickstart -DCMAKE_BUILD_TYPE=Release -DJEPA_BUILD_TESTS=OFF -DJEPA_BUILD_BENCH=OFF >/dev/null
+cmake --build build/quickstart --target jepa_tool -j "$(nproc)"
+jepa=build/quickstart/examples/jepa
 
 start=$(date +%s)
 "$jepa" train-ijepa --out "$out" "$@"

@@ -1,6 +1,9 @@
 // The one place that spells vendor names. Every other GPU file uses the neutral names below
 // (gpu* runtime calls, gpublas* BLAS calls, gpu_bf16/gpu_f16, kWarpSize, shfl_xor, atomic_add), so
-// the same kernel sources compile with nvcc for CUDA and with hipcc for HIP (AMD GPUs).
+// the same kernel sources compile with nvcc for CUDA and with hipcc for HIP (AMD GPUs). Most
+// runtime and BLAS names are a vendor prefix plus a stem both vendors share (gpuMalloc is
+// cudaMalloc or hipMalloc), so one table at the end serves both; each vendor's section maps the
+// few that differ.
 // Invariants:
 // - kWarpSize is the warp (wavefront) width of the target being compiled, a compile-time constant
 //   that device code reads: 32 on NVIDIA and RDNA (gfx10xx, gfx11xx), 64 on CDNA (gfx90a, gfx942).
@@ -23,6 +26,10 @@
 
 #include <jepa/core/device.hpp>
 
+namespace jepa::gpu {
+inline constexpr int kMinWarpSize = 32;  // the narrowest warp of any target
+}  // namespace jepa::gpu
+
 #if defined(__HIPCC__)
 
 #include <hip/hip_bfloat16.h>
@@ -36,6 +43,22 @@
 #define JEPA_GPU_BLAS
 #endif
 
+// The vendor's spelling of a neutral name (table at the end): prefix plus the common stem.
+#define JEPA_GPU_RUNTIME_NAME(stem) hip##stem
+#define JEPA_GPU_BLAS_NAME(stem) hipblas##stem
+#define JEPA_GPU_BLAS_CONSTANT(stem) HIPBLAS_##stem
+#define JEPA_GPU_DATA_TYPE(stem) HIP_##stem
+// Names whose stems differ from CUDA's.
+using gpuDeviceProp = hipDeviceProp_t;
+#define gpuErrorMemoryAllocation hipErrorOutOfMemory
+#define gpuHostAlloc hipHostMalloc
+#define gpuHostAllocMapped hipHostMallocMapped
+#if defined(JEPA_GPU_BLAS)
+using gpuDataType_t = hipDataType;
+#define gpublasGetStatusName hipblasStatusToString
+#define gpublasGetStatusString hipblasStatusToString
+#endif
+
 namespace jepa::gpu {
 
 inline constexpr DeviceType kDeviceType = DeviceType::hip;
@@ -45,7 +68,6 @@ inline constexpr const char* kRuntimePrefix = "hip";
 inline constexpr const char* kBlasPrefix = "hipblas";
 inline constexpr const char* kBlasName = "hipBLAS";
 
-inline constexpr int kMinWarpSize = 32;
 #if defined(__HIP_DEVICE_COMPILE__) && defined(__AMDGCN_WAVEFRONT_SIZE)
 inline constexpr int kWarpSize = __AMDGCN_WAVEFRONT_SIZE;
 #else
@@ -95,60 +117,6 @@ inline size_t shared_memory_per_block_optin(const hipDeviceProp_t& props) { retu
 
 }  // namespace jepa::gpu
 
-// Runtime
-using gpuError_t = hipError_t;
-using gpuStream_t = hipStream_t;
-using gpuDeviceProp = hipDeviceProp_t;
-#define gpuSuccess hipSuccess
-#define gpuErrorMemoryAllocation hipErrorOutOfMemory
-#define gpuGetErrorName hipGetErrorName
-#define gpuGetErrorString hipGetErrorString
-#define gpuGetLastError hipGetLastError
-#define gpuGetDeviceCount hipGetDeviceCount
-#define gpuSetDevice hipSetDevice
-#define gpuGetDeviceProperties hipGetDeviceProperties
-#define gpuMalloc hipMalloc
-#define gpuFree hipFree
-#define gpuHostAlloc hipHostMalloc
-#define gpuHostAllocMapped hipHostMallocMapped
-#define gpuHostGetDevicePointer hipHostGetDevicePointer
-#define gpuMemGetInfo hipMemGetInfo
-#define gpuMemcpyAsync hipMemcpyAsync
-#define gpuMemsetAsync hipMemsetAsync
-#define gpuMemcpyHostToDevice hipMemcpyHostToDevice
-#define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
-#define gpuMemcpyDeviceToDevice hipMemcpyDeviceToDevice
-#define gpuStreamCreateWithFlags hipStreamCreateWithFlags
-#define gpuStreamNonBlocking hipStreamNonBlocking
-#define gpuStreamSynchronize hipStreamSynchronize
-#define gpuFuncSetAttribute hipFuncSetAttribute
-#define gpuFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
-
-#if defined(JEPA_GPU_BLAS)
-using gpublasHandle_t = hipblasHandle_t;
-using gpublasStatus_t = hipblasStatus_t;
-using gpublasOperation_t = hipblasOperation_t;
-using gpuDataType_t = hipDataType;
-using gpublasComputeType_t = hipblasComputeType_t;
-#define GPUBLAS_STATUS_SUCCESS HIPBLAS_STATUS_SUCCESS
-#define GPUBLAS_OP_N HIPBLAS_OP_N
-#define GPUBLAS_OP_T HIPBLAS_OP_T
-#define GPUBLAS_GEMM_DEFAULT HIPBLAS_GEMM_DEFAULT
-#define GPUBLAS_COMPUTE_32F HIPBLAS_COMPUTE_32F
-#define GPUBLAS_COMPUTE_32F_FAST_TF32 HIPBLAS_COMPUTE_32F_FAST_TF32
-#define GPUBLAS_COMPUTE_64F HIPBLAS_COMPUTE_64F
-#define GPU_R_32F HIP_R_32F
-#define GPU_R_64F HIP_R_64F
-#define GPU_R_16BF HIP_R_16BF
-#define GPU_R_16F HIP_R_16F
-#define gpublasCreate hipblasCreate
-#define gpublasSetStream hipblasSetStream
-#define gpublasGetStatusName hipblasStatusToString
-#define gpublasGetStatusString hipblasStatusToString
-#define gpublasGemmStridedBatchedEx hipblasGemmStridedBatchedEx
-#define gpublasGemmBatchedEx hipblasGemmBatchedEx
-#endif
-
 #else  // CUDA
 
 #include <cublas_v2.h>
@@ -156,6 +124,18 @@ using gpublasComputeType_t = hipblasComputeType_t;
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define JEPA_GPU_BLAS
+
+#define JEPA_GPU_RUNTIME_NAME(stem) cuda##stem
+#define JEPA_GPU_BLAS_NAME(stem) cublas##stem
+#define JEPA_GPU_BLAS_CONSTANT(stem) CUBLAS_##stem
+#define JEPA_GPU_DATA_TYPE(stem) CUDA_##stem
+using gpuDeviceProp = cudaDeviceProp;
+#define gpuErrorMemoryAllocation cudaErrorMemoryAllocation
+#define gpuHostAlloc cudaHostAlloc
+#define gpuHostAllocMapped cudaHostAllocMapped
+using gpuDataType_t = cudaDataType_t;
+#define gpublasGetStatusName cublasGetStatusName
+#define gpublasGetStatusString cublasGetStatusString
 
 namespace jepa::gpu {
 
@@ -165,7 +145,6 @@ inline constexpr const char* kRuntimePrefix = "cuda";
 inline constexpr const char* kBlasPrefix = "cublas";
 inline constexpr const char* kBlasName = "cuBLAS";
 
-inline constexpr int kMinWarpSize = 32;
 inline constexpr int kWarpSize = 32;
 
 using gpu_bf16 = __nv_bfloat16;
@@ -192,57 +171,52 @@ inline size_t shared_memory_per_block_optin(const cudaDeviceProp& props) { retur
 
 }  // namespace jepa::gpu
 
+#endif
+
 // Runtime
-using gpuError_t = cudaError_t;
-using gpuStream_t = cudaStream_t;
-using gpuDeviceProp = cudaDeviceProp;
-#define gpuSuccess cudaSuccess
-#define gpuErrorMemoryAllocation cudaErrorMemoryAllocation
-#define gpuGetErrorName cudaGetErrorName
-#define gpuGetErrorString cudaGetErrorString
-#define gpuGetLastError cudaGetLastError
-#define gpuGetDeviceCount cudaGetDeviceCount
-#define gpuSetDevice cudaSetDevice
-#define gpuGetDeviceProperties cudaGetDeviceProperties
-#define gpuMalloc cudaMalloc
-#define gpuFree cudaFree
-#define gpuHostAlloc cudaHostAlloc
-#define gpuHostAllocMapped cudaHostAllocMapped
-#define gpuHostGetDevicePointer cudaHostGetDevicePointer
-#define gpuMemGetInfo cudaMemGetInfo
-#define gpuMemcpyAsync cudaMemcpyAsync
-#define gpuMemsetAsync cudaMemsetAsync
-#define gpuMemcpyHostToDevice cudaMemcpyHostToDevice
-#define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
-#define gpuMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
-#define gpuStreamCreateWithFlags cudaStreamCreateWithFlags
-#define gpuStreamNonBlocking cudaStreamNonBlocking
-#define gpuStreamSynchronize cudaStreamSynchronize
-#define gpuFuncSetAttribute cudaFuncSetAttribute
-#define gpuFuncAttributeMaxDynamicSharedMemorySize cudaFuncAttributeMaxDynamicSharedMemorySize
+using gpuError_t = JEPA_GPU_RUNTIME_NAME(Error_t);
+using gpuStream_t = JEPA_GPU_RUNTIME_NAME(Stream_t);
+#define gpuSuccess JEPA_GPU_RUNTIME_NAME(Success)
+#define gpuGetErrorName JEPA_GPU_RUNTIME_NAME(GetErrorName)
+#define gpuGetErrorString JEPA_GPU_RUNTIME_NAME(GetErrorString)
+#define gpuGetLastError JEPA_GPU_RUNTIME_NAME(GetLastError)
+#define gpuGetDeviceCount JEPA_GPU_RUNTIME_NAME(GetDeviceCount)
+#define gpuSetDevice JEPA_GPU_RUNTIME_NAME(SetDevice)
+#define gpuGetDeviceProperties JEPA_GPU_RUNTIME_NAME(GetDeviceProperties)
+#define gpuMalloc JEPA_GPU_RUNTIME_NAME(Malloc)
+#define gpuFree JEPA_GPU_RUNTIME_NAME(Free)
+#define gpuHostGetDevicePointer JEPA_GPU_RUNTIME_NAME(HostGetDevicePointer)
+#define gpuMemGetInfo JEPA_GPU_RUNTIME_NAME(MemGetInfo)
+#define gpuMemcpyAsync JEPA_GPU_RUNTIME_NAME(MemcpyAsync)
+#define gpuMemsetAsync JEPA_GPU_RUNTIME_NAME(MemsetAsync)
+#define gpuMemcpyHostToDevice JEPA_GPU_RUNTIME_NAME(MemcpyHostToDevice)
+#define gpuMemcpyDeviceToHost JEPA_GPU_RUNTIME_NAME(MemcpyDeviceToHost)
+#define gpuMemcpyDeviceToDevice JEPA_GPU_RUNTIME_NAME(MemcpyDeviceToDevice)
+#define gpuStreamCreateWithFlags JEPA_GPU_RUNTIME_NAME(StreamCreateWithFlags)
+#define gpuStreamNonBlocking JEPA_GPU_RUNTIME_NAME(StreamNonBlocking)
+#define gpuStreamSynchronize JEPA_GPU_RUNTIME_NAME(StreamSynchronize)
+#define gpuFuncSetAttribute JEPA_GPU_RUNTIME_NAME(FuncSetAttribute)
+#define gpuFuncAttributeMaxDynamicSharedMemorySize JEPA_GPU_RUNTIME_NAME(FuncAttributeMaxDynamicSharedMemorySize)
 
 // BLAS
-using gpublasHandle_t = cublasHandle_t;
-using gpublasStatus_t = cublasStatus_t;
-using gpublasOperation_t = cublasOperation_t;
-using gpuDataType_t = cudaDataType_t;
-using gpublasComputeType_t = cublasComputeType_t;
-#define GPUBLAS_STATUS_SUCCESS CUBLAS_STATUS_SUCCESS
-#define GPUBLAS_OP_N CUBLAS_OP_N
-#define GPUBLAS_OP_T CUBLAS_OP_T
-#define GPUBLAS_GEMM_DEFAULT CUBLAS_GEMM_DEFAULT
-#define GPUBLAS_COMPUTE_32F CUBLAS_COMPUTE_32F
-#define GPUBLAS_COMPUTE_32F_FAST_TF32 CUBLAS_COMPUTE_32F_FAST_TF32
-#define GPUBLAS_COMPUTE_64F CUBLAS_COMPUTE_64F
-#define GPU_R_32F CUDA_R_32F
-#define GPU_R_64F CUDA_R_64F
-#define GPU_R_16BF CUDA_R_16BF
-#define GPU_R_16F CUDA_R_16F
-#define gpublasCreate cublasCreate
-#define gpublasSetStream cublasSetStream
-#define gpublasGetStatusName cublasGetStatusName
-#define gpublasGetStatusString cublasGetStatusString
-#define gpublasGemmStridedBatchedEx cublasGemmStridedBatchedEx
-#define gpublasGemmBatchedEx cublasGemmBatchedEx
-
+#if defined(JEPA_GPU_BLAS)
+using gpublasHandle_t = JEPA_GPU_BLAS_NAME(Handle_t);
+using gpublasStatus_t = JEPA_GPU_BLAS_NAME(Status_t);
+using gpublasOperation_t = JEPA_GPU_BLAS_NAME(Operation_t);
+using gpublasComputeType_t = JEPA_GPU_BLAS_NAME(ComputeType_t);
+#define GPUBLAS_STATUS_SUCCESS JEPA_GPU_BLAS_CONSTANT(STATUS_SUCCESS)
+#define GPUBLAS_OP_N JEPA_GPU_BLAS_CONSTANT(OP_N)
+#define GPUBLAS_OP_T JEPA_GPU_BLAS_CONSTANT(OP_T)
+#define GPUBLAS_GEMM_DEFAULT JEPA_GPU_BLAS_CONSTANT(GEMM_DEFAULT)
+#define GPUBLAS_COMPUTE_32F JEPA_GPU_BLAS_CONSTANT(COMPUTE_32F)
+#define GPUBLAS_COMPUTE_32F_FAST_TF32 JEPA_GPU_BLAS_CONSTANT(COMPUTE_32F_FAST_TF32)
+#define GPUBLAS_COMPUTE_64F JEPA_GPU_BLAS_CONSTANT(COMPUTE_64F)
+#define GPU_R_32F JEPA_GPU_DATA_TYPE(R_32F)
+#define GPU_R_64F JEPA_GPU_DATA_TYPE(R_64F)
+#define GPU_R_16BF JEPA_GPU_DATA_TYPE(R_16BF)
+#define GPU_R_16F JEPA_GPU_DATA_TYPE(R_16F)
+#define gpublasCreate JEPA_GPU_BLAS_NAME(Create)
+#define gpublasSetStream JEPA_GPU_BLAS_NAME(SetStream)
+#define gpublasGemmStridedBatchedEx JEPA_GPU_BLAS_NAME(GemmStridedBatchedEx)
+#define gpublasGemmBatchedEx JEPA_GPU_BLAS_NAME(GemmBatchedEx)
 #endif

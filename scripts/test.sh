@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, configures, builds and runs every test (CTest),
 # then prints one summary line "N passed, N failed, N skipped". .ci/run calls exactly this.
-# Usage: scripts/test.sh [preset]   cpu (default) or cuda: the cuda preset builds every CUDA
-# translation unit with nvcc (no GPU needed) and runs the CUDA tests, which skip without a device.
+# Usage: scripts/test.sh [preset]   cpu (default), cuda or hip: the cuda and hip presets build every
+# GPU translation unit with nvcc or hipcc (no GPU needed) and run the GPU tests, which skip without
+# a device. hip installs Debian's hipcc when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 preset=${1:-cpu}
 
-scripts/install-deps.sh test
+if [ "$preset" = hip ]; then scripts/install-deps.sh test hip; else scripts/install-deps.sh test; fi
 if [ "$preset" = cuda ] && ! command -v nvcc >/dev/null; then export PATH="$PATH:/usr/local/cuda/bin"; fi
 
 cmake --preset "$preset"

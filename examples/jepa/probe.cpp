@@ -33,7 +33,9 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 }
 
 void probe(const ProbeFlags& flags) {
+#ifdef _OPENMP  // not defined in a HIP build's device passes, which parse this host code too
   if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+#endif
   const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
   const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
   IJEPARunOptions run = IJEPARunOptions::from_metadata(saved.metadata, path);

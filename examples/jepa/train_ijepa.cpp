@@ -31,7 +31,9 @@ void train(TrainFlags flags) {
     if (flags.out.empty()) flags.out = flags.resume;
   }
   JEPA_CHECK(!flags.out.empty(), "train-ijepa", "--out DIR is required (or --resume DIR)");
+#ifdef _OPENMP  // not defined in a HIP build's device passes, which parse this host code too
   if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+#endif
   const IJEPARunOptions& run = flags.run;
 
   const FashionMnist data = load_fashion_mnist(run.data, "train");

@@ -19,7 +19,7 @@ for arg in "$@"; do
 done
 out=build/cuda-device
 mkdir -p "$out"
-flags=(-std=c++20 -O2 --expt-relaxed-constexpr --extended-lambda -Xcompiler=-fopenmp -arch=native
+flags=(-std=c++20 -O2 --expt-relaxed-constexpr --extended-lambda -Xcompiler=-fopenmp --diag-suppress=1675 -arch=native
        -Iinclude -Ibackends -Imodels -lcublas -lgomp)
 nvcc "${flags[@]}" -I"$doctest_dir" tests/test_cuda.cu tests/main.cpp -o "$out/jepa_cuda_tests" &
 tests_build=$!

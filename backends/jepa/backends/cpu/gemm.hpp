@@ -13,7 +13,8 @@
 // Threads: a parallel region costs 10-25 us to wake sleeping threads, so each call opens at most
 // one. Many products (attention) run one per thread; one big product (or few) is shared by the
 // whole team, with a barrier after packing each B block and one before overwriting it. Threads
-// claim work (products, or blocks of rows) from a shared counter rather than taking fixed shares:
+// claim work (products, B panels to pack, blocks of rows) from a shared counter rather than taking
+// fixed shares:
 // on a shared machine one of them often gets less of the CPU. With too few rows they split the
 // columns in fixed shares instead.
 #pragma once
@@ -163,10 +164,9 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
     const bool claim_rows = nt > 1 && ways_n == 1;
     const auto [mb0, mb1] = share(m_blocks, ways_m, tid / ways_n);
     const auto [np0, np1] = share(n_panels, ways_n, tid % ways_n);
-    const auto [pack0, pack1] = share(n_panels, nt, tid);
     for (int64_t p0 = 0; p0 < g.K; p0 += kc_step) {
       const int64_t kc = std::min(kc_step, g.K - p0);
-      for (int64_t q = pack0; q < pack1; ++q)
+      for (int64_t q = nt > 1 ? team->claim() : 0; q < n_panels; q = nt > 1 ? team->claim() : q + 1)
         gemm_pack::pack_b_panel<Kernel>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
       if (nt > 1) team->wait(nt);
       const T beta = p0 == 0 ? g.beta : T(1);  // later depth blocks accumulate onto the first

@@ -10,7 +10,7 @@ for task in "$@"; do
     test) packages+=(cmake g++ make doctest-dev libcli11-dev libopenblas-dev libpng-dev dataset-fashion-mnist) ;;
     run) packages+=(cmake g++ make libcli11-dev libpng-dev dataset-fashion-mnist) ;;
     bench) packages+=(libopenblas-dev) ;;
-    hip) packages+=(hipcc libamdhip64-dev) ;;
+    hip) packages+=(hipcc libamdhip64-dev libomp-15-dev) ;;  # libomp: OpenMP for hipcc's clang 15
     reference) packages+=(python3-torch python3-numpy) ;;
     *) echo "install-deps: unknown task '$task'" >&2; exit 2 ;;
   esac

@@ -1,7 +1,8 @@
-// The CUDA backend against the CPU: every op's forward and gradients on the same inputs, dtype
-// conversions, the caching allocator, and error messages. Without a usable device each case
-// prints "SKIPPED: ..." and returns (CTest reports it as skipped), except the cases that check
-// what happens when there is no device.
+// The GPU backend against the CPU: every op's forward and gradients on the same inputs, dtype
+// conversions, the caching allocator, both GEMM implementations, and error messages. One source
+// for CUDA (nvcc: jepa_cuda_tests) and HIP (hipcc: jepa_hip_tests); the backend's own names come
+// from gpu/vendor.hpp. Without a usable device each case prints "SKIPPED: ..." and returns (CTest
+// reports it as skipped), except the cases that check what happens when there is no device.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -18,12 +19,12 @@ using namespace jepa;
 
 namespace {
 
-const Device kGpu = Device::cuda();
+const Device kGpu{gpu::kDeviceType, 0};
 
 #define SKIP_WITHOUT_DEVICE()                                                                           \
   do {                                                                                                  \
     if (!gpu::available()) {                                                                            \
-      std::printf("SKIPPED: no usable CUDA device (%s)\n", gpu::unavailable_reason().c_str());          \
+      std::printf("SKIPPED: no usable %s device (%s)\n", gpu::kBackendName, gpu::unavailable_reason().c_str()); \
       return;                                                                                           \
     }                                                                                                   \
   } while (0)
@@ -94,27 +95,33 @@ void compare_op(const std::vector<Tensor>& cpu_inputs, const std::function<Tenso
 
 }  // namespace
 
-TEST_CASE("cuda: without a device, tensors on it fail with a clear message") {
+TEST_CASE("gpu: without a device, tensors on it fail with a clear message") {
+  const char* name = gpu::kBackendName;
   if (gpu::available()) {
     const int n = gpu::device_count();
-    CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device::cuda(n)),
-                         doctest::Contains(detail::concat("[cuda] device cuda:", n, " does not exist").c_str()), Error);
+    CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device{gpu::kDeviceType, n}),
+                         doctest::Contains(detail::concat("[", name, "] device ", name, ":", n, " does not exist").c_str()),
+                         Error);
     return;
   }
   CHECK(gpu::device_count() == 0);
-  CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, kGpu), doctest::Contains("[cuda] no cuda device is available: cudaGetDeviceCount failed"), Error);
-  CHECK_THROWS_WITH_AS(tensor({1, 2}).to(kGpu), doctest::Contains("[cuda] no cuda device is available"), Error);
+  const std::string reason = gpu::unavailable_reason();
+  CHECK((reason == "no device found" || reason.rfind(detail::concat(gpu::kRuntimePrefix, "GetDeviceCount failed with "), 0) == 0));
+  const std::string message = detail::concat("[", name, "] no ", name, " device is available: ", reason);
+  CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, kGpu), doctest::Contains(message.c_str()), Error);
+  CHECK_THROWS_WITH_AS(tensor({1, 2}).to(kGpu), doctest::Contains(message.c_str()), Error);
 }
 
-TEST_CASE("cuda: runtime errors name the call, the error and the place") {
+TEST_CASE("gpu: runtime errors name the call, the error and the place") {
   SKIP_WITHOUT_DEVICE();
   const size_t too_much = size_t{1} << 62;
   CHECK_THROWS_WITH_AS(Tensor::empty({static_cast<int64_t>(too_much / 4)}, DType::f32, kGpu),
-                       doctest::Contains("[allocate] out of memory on cuda:0 allocating"), Error);
+                       doctest::Contains(detail::concat("[allocate] out of memory on ", gpu::kBackendName, ":0 allocating").c_str()),
+                       Error);
   CHECK_THROWS_WITH_AS(gpu::synchronize(gpu::device_count()), doctest::Contains("does not exist"), Error);
 }
 
-TEST_CASE("cuda: copies to, from and on the device keep every dtype's bits") {
+TEST_CASE("gpu: copies to, from and on the device keep every dtype's bits") {
   SKIP_WITHOUT_DEVICE();
   for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16, DType::i64}) {
     CAPTURE(dt);
@@ -127,7 +134,7 @@ TEST_CASE("cuda: copies to, from and on the device keep every dtype's bits") {
   }
 }
 
-TEST_CASE("cuda: dtype conversions round like the CPU, subnormals, infinities and NaN included") {
+TEST_CASE("gpu: dtype conversions round like the CPU, subnormals, infinities and NaN included") {
   SKIP_WITHOUT_DEVICE();
   std::vector<double> values = {0.0, -0.0, 1.0, -2.5, 1e-40, -1e-45, 6e-8, 3e-5, 65504.0, 65520.0, 1e6, -3e38,
                                 INFINITY, -INFINITY, NAN, 1.0 / 3.0, 0.1, 123456.789};
@@ -151,7 +158,7 @@ TEST_CASE("cuda: dtype conversions round like the CPU, subnormals, infinities an
     check_close(ints.to(kGpu).to(to), ints.to(to), 0, 0, "from i64");
 }
 
-TEST_CASE("cuda: strided copies, fills and in-place updates match the CPU") {
+TEST_CASE("gpu: strided copies, fills and in-place updates match the CPU") {
   SKIP_WITHOUT_DEVICE();
   const Tensor x = random({4, 6, 5}, 2);
   const Tensor xg = x.to(kGpu);
@@ -180,7 +187,7 @@ TEST_CASE("cuda: strided copies, fills and in-place updates match the CPU") {
   }
 }
 
-TEST_CASE("cuda: unary ops, forward and gradient, f32 and f64") {
+TEST_CASE("gpu: unary ops, forward and gradient, f32 and f64") {
   SKIP_WITHOUT_DEVICE();
   using Fn = std::function<Tensor(const Tensor&)>;
   const std::vector<std::pair<const char*, Fn>> ops = {
@@ -201,7 +208,9 @@ TEST_CASE("cuda: unary ops, forward and gradient, f32 and f64") {
   for (DType dt : {DType::f32, DType::f64}) {
     const double tol = dt == DType::f32 ? 2e-6 : 1e-13;
     const Tensor x = random({33, 65}, 3, dt, -3, 3);
-    for (const auto& [name, f] : ops) {
+    for (const auto& op : ops) {  // plain references: clang 15 cannot capture structured bindings
+      const auto& name = op.first;
+      const auto& f = op.second;
       CAPTURE(name);
       CAPTURE(dt);
       compare_op({x}, [&](const std::vector<Tensor>& in) { return f(in[0]); }, tol, tol);
@@ -210,7 +219,7 @@ TEST_CASE("cuda: unary ops, forward and gradient, f32 and f64") {
   }
 }
 
-TEST_CASE("cuda: binary ops broadcast, forward and gradient") {
+TEST_CASE("gpu: binary ops broadcast, forward and gradient") {
   SKIP_WITHOUT_DEVICE();
   using Fn = std::function<Tensor(const Tensor&, const Tensor&)>;
   const std::vector<std::pair<const char*, Fn>> ops = {
@@ -221,8 +230,12 @@ TEST_CASE("cuda: binary ops broadcast, forward and gradient") {
   };
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{7, 9}, {7, 9}}, {{4, 7, 9}, {9}}, {{4, 1, 9}, {7, 1}}, {{1}, {3, 5}}, {{2, 3, 4, 5, 6}, {3, 1, 5, 1}}, {{}, {}}};
-  for (const auto& [sa, sb] : shapes)
-    for (const auto& [name, f] : ops) {
+  for (const auto& shape_pair : shapes)
+    for (const auto& op : ops) {  // plain references: clang 15 cannot capture structured bindings
+      const Shape& sa = shape_pair.first;
+      const Shape& sb = shape_pair.second;
+      const auto& name = op.first;
+      const auto& f = op.second;
       CAPTURE(name);
       CAPTURE(sa);
       CAPTURE(sb);
@@ -233,7 +246,7 @@ TEST_CASE("cuda: binary ops broadcast, forward and gradient") {
   check_close(eq(a.to(kGpu), b.to(kGpu)), eq(a, b), 0, 0, "eq");
 }
 
-TEST_CASE("cuda: reductions over any dims, long axes and NaN") {
+TEST_CASE("gpu: reductions over any dims, long axes and NaN") {
   SKIP_WITHOUT_DEVICE();
   const Tensor x = random({6, 50, 33}, 6);
   const std::vector<Shape> dims_list = {{}, {0}, {1}, {2}, {0, 2}, {1, 2}, {0, 1}, {-1}};
@@ -261,7 +274,7 @@ TEST_CASE("cuda: reductions over any dims, long axes and NaN") {
   check_close(sum(zeros({0, 3}, DType::f32, kGpu), {0}), sum(zeros({0, 3}), {0}), 0, 0, "empty sum");
 }
 
-TEST_CASE("cuda: a small graph mixing views, broadcasting and reductions gives the CPU's gradients") {
+TEST_CASE("gpu: a small graph mixing views, broadcasting and reductions gives the CPU's gradients") {
   SKIP_WITHOUT_DEVICE();
   compare_op({random({5, 8}, 10), random({8}, 11), random({5, 1}, 12)},
              [](const std::vector<Tensor>& in) {
@@ -272,7 +285,7 @@ TEST_CASE("cuda: a small graph mixing views, broadcasting and reductions gives t
              1e-5, 1e-6);
 }
 
-TEST_CASE("cuda: bf16 elementwise kernels compute in f32 and round once") {
+TEST_CASE("gpu: bf16 elementwise kernels compute in f32 and round once") {
   SKIP_WITHOUT_DEVICE();
   const Tensor a = random({37, 41}, 13), b = random({41}, 14);
   const Tensor a16 = a.to(DType::bf16), b16 = b.to(DType::bf16);
@@ -287,7 +300,7 @@ TEST_CASE("cuda: bf16 elementwise kernels compute in f32 and round once") {
   check_close(g, gelu(a16.to(DType::f32)).to(DType::bf16), 0, 0.0079, "bf16 gelu");  // one bf16 ulp near 1
 }
 
-TEST_CASE("cuda: the caching allocator reuses freed blocks and returns them on empty_cache") {
+TEST_CASE("gpu: the caching allocator reuses freed blocks and returns them on empty_cache") {
   SKIP_WITHOUT_DEVICE();
   gpu::synchronize();
   void* first = nullptr;
@@ -364,7 +377,7 @@ void check_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, do
 
 }  // namespace
 
-TEST_CASE("cuda: fused attention matches the composition, forward and backward, f32 and bf16") {
+TEST_CASE("gpu: fused attention matches the composition, forward and backward, f32 and bf16") {
   SKIP_WITHOUT_DEVICE();
   // Tolerances: f32 accumulates in f32 (relative error ~1e-6 per op); bf16 inputs are compared
   // with the reference computed from the same bf16 values, so the error is the rounding of each
@@ -386,7 +399,7 @@ TEST_CASE("cuda: fused attention matches the composition, forward and backward, 
   }
 }
 
-TEST_CASE("cuda: fused attention reads q, k, v as head views of one qkv projection") {
+TEST_CASE("gpu: fused attention reads q, k, v as head views of one qkv projection") {
   SKIP_WITHOUT_DEVICE();
   const int64_t B = 2, N = 41, H = 3, D = 64;
   const Tensor qkv = random({B, N, 3 * H * D}, 24).reshape({B, N, 3, H, D}).permute({2, 0, 3, 1, 4});  // (3, B, H, N, D)
@@ -400,7 +413,7 @@ TEST_CASE("cuda: fused attention reads q, k, v as head views of one qkv projecti
                                   random({1, 1, 4, 48}, 3).to(kGpu)));  // head dim 48
 }
 
-TEST_CASE("cuda: softmax and log_softmax along any dim, short and long rows") {
+TEST_CASE("gpu: softmax and log_softmax along any dim, short and long rows") {
   SKIP_WITHOUT_DEVICE();
   struct Case {
     Shape shape;
@@ -420,7 +433,7 @@ TEST_CASE("cuda: softmax and log_softmax along any dim, short and long rows") {
   check_close(log_softmax(masked.to(kGpu), 1), log_softmax(masked, 1), 0, 0, "log_softmax with -inf");
 }
 
-TEST_CASE("cuda: layer_norm with and without affine parameters, gradients of all inputs") {
+TEST_CASE("gpu: layer_norm with and without affine parameters, gradients of all inputs") {
   SKIP_WITHOUT_DEVICE();
   for (const Shape& shape : std::vector<Shape>{{10, 192}, {2, 3, 64}, {3, 5000}, {4, 1}, {300, 8}}) {
     const int64_t D = shape.back();
@@ -434,7 +447,47 @@ TEST_CASE("cuda: layer_norm with and without affine parameters, gradients of all
              [](const std::vector<Tensor>& in) { return layer_norm(in[0], {4, 5}, in[1], in[2], 1e-3); }, 1e-12, 1e-12);
 }
 
-TEST_CASE("cuda: matmul and linear over layouts, batches and broadcasts (cuBLAS)") {
+namespace {
+
+// The GEMM implementations this build has: the own kernel, and the vendor BLAS where compiled in.
+std::vector<gpu::GemmImpl> gemm_impls() {
+  if (gpu::kHasBlas) return {gpu::GemmImpl::blas, gpu::GemmImpl::own};
+  return {gpu::GemmImpl::own};
+}
+
+const char* impl_name(gpu::GemmImpl impl) { return impl == gpu::GemmImpl::own ? "own" : gpu::kBlasName; }
+
+// Selects a GEMM implementation for its lifetime.
+class UseGemm {
+ public:
+  explicit UseGemm(gpu::GemmImpl impl) : previous_(gpu::gemm_impl()) { gpu::set_gemm_impl(impl); }
+  ~UseGemm() { gpu::set_gemm_impl(previous_); }
+  UseGemm(const UseGemm&) = delete;
+  UseGemm& operator=(const UseGemm&) = delete;
+
+ private:
+  gpu::GemmImpl previous_;
+};
+
+}  // namespace
+
+TEST_CASE("gpu: the GEMM implementation is chosen at run time, the vendor BLAS only where compiled in") {
+  const gpu::GemmImpl initial = gpu::gemm_impl();
+  {
+    UseGemm own(gpu::GemmImpl::own);
+    CHECK(gpu::gemm_impl() == gpu::GemmImpl::own);
+  }
+  CHECK(gpu::gemm_impl() == initial);
+  if (gpu::kHasBlas) {
+    UseGemm blas(gpu::GemmImpl::blas);
+    CHECK(gpu::gemm_impl() == gpu::GemmImpl::blas);
+  } else {
+    CHECK(initial == gpu::GemmImpl::own);
+    CHECK_THROWS_WITH_AS(gpu::set_gemm_impl(gpu::GemmImpl::blas), doctest::Contains("has none"), Error);
+  }
+}
+
+TEST_CASE("gpu: matmul and linear over layouts, batches and broadcasts, on every GEMM implementation") {
   SKIP_WITHOUT_DEVICE();
   using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
   struct Case {
@@ -456,23 +509,136 @@ TEST_CASE("cuda: matmul and linear over layouts, batches and broadcasts (cuBLAS)
        [](const std::vector<Tensor>& in) { return matmul(in[0].slice(1, 0, 3), in[1].unsqueeze(0).expand({3, 5, 3})); }},
       {"linear", {2, 5, 12}, {7, 12}, [](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }},
   };
-  for (const Case& c : cases)
-    for (DType dt : {DType::f32, DType::f64}) {
-      CAPTURE(c.name);
-      CAPTURE(dt);
-      const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
-      compare_op({random(c.a, 50, dt), random(c.b, 51, dt)}, c.f, tol, tol);
-    }
-  compare_op({random({4, 3, 12}, 52), random({7, 12}, 53), random({7}, 54)},
-             [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, 1e-5, 1e-5);
-  // TF32 keeps 10 mantissa bits of each product's inputs: about 1e-3 relative.
-  gpu::set_allow_tf32(true);
-  compare_op({random({64, 256}, 55), random({256, 48}, 56)}, mm, 5e-3, 5e-3);
-  gpu::set_allow_tf32(false);
-  CHECK(!gpu::allow_tf32());
+  for (gpu::GemmImpl impl : gemm_impls()) {
+    UseGemm use(impl);
+    CAPTURE(impl_name(impl));
+    for (const Case& c : cases)
+      for (DType dt : {DType::f32, DType::f64}) {
+        CAPTURE(c.name);
+        CAPTURE(dt);
+        const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+        compare_op({random(c.a, 50, dt), random(c.b, 51, dt)}, c.f, tol, tol);
+      }
+    compare_op({random({4, 3, 12}, 52), random({7, 12}, 53), random({7}, 54)},
+               [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, 1e-5, 1e-5);
+  }
+  if (gpu::kHasBlas) {  // TF32 keeps 10 mantissa bits of each product's inputs: about 1e-3 relative.
+    UseGemm blas(gpu::GemmImpl::blas);
+    gpu::set_allow_tf32(true);
+    compare_op({random({64, 256}, 55), random({256, 48}, 56)}, mm, 5e-3, 5e-3);
+    gpu::set_allow_tf32(false);
+    CHECK(!gpu::allow_tf32());
+  }
 }
 
-TEST_CASE("cuda: gather, index_select, their scatter-add gradients, and bad indices") {
+namespace {
+
+// One GEMM problem on raw storage, as gpu::gemm takes it: `count` matrices per operand at chosen
+// element offsets in padded row-major storage (leading dims wider than the rows), so that the
+// kernel's addressing, not only its arithmetic, is checked.
+struct GemmProblem {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  double alpha, beta;
+  enum class Batch { one, strided, broadcast_a, irregular } batch;
+  int64_t count;
+};
+
+// The stored shape (rows, cols) of an operand whose op() is (rows, cols) before transposition.
+std::pair<int64_t, int64_t> stored(bool trans, int64_t rows, int64_t cols) {
+  return trans ? std::pair{cols, rows} : std::pair{rows, cols};
+}
+
+// Runs p on `impl` in `dtype` and compares the whole C storage (padding included, which must be
+// left alone) with the same product computed on the CPU in f64 from the same rounded inputs.
+void check_gemm(const GemmProblem& p, DType dtype, gpu::GemmImpl impl, double rtol, double atol) {
+  const auto [a_rows, a_cols] = stored(p.trans_a, p.M, p.K);
+  const auto [b_rows, b_cols] = stored(p.trans_b, p.K, p.N);
+  const int64_t lda = a_cols + 3, ldb = b_cols + 2, ldc = p.N + 1;
+  const int64_t a_size = std::max<int64_t>(a_rows, 1) * lda, b_size = std::max<int64_t>(b_rows, 1) * ldb,
+                c_size = p.M * ldc;
+  detail::GemmPlan plan;
+  plan.trans_a = p.trans_a;
+  plan.trans_b = p.trans_b;
+  plan.M = p.M;
+  plan.N = p.N;
+  plan.K = p.K;
+  plan.lda = lda;
+  plan.ldb = ldb;
+  plan.ldc = ldc;
+  for (int64_t i = 0; i < p.count; ++i) {
+    const int64_t shuffled = (i * 3 + 1) % p.count;  // for count 4: 1, 0, 3, 2, not evenly spaced
+    const bool irregular = p.batch == GemmProblem::Batch::irregular;
+    plan.a_offsets.push_back(p.batch == GemmProblem::Batch::broadcast_a ? 0 : (irregular ? shuffled : i) * a_size);
+    plan.b_offsets.push_back(i * b_size);
+    plan.c_offsets.push_back((irregular ? shuffled : i) * c_size);
+  }
+  // Rounded to dtype first, so that the reference sees the GPU's inputs.
+  const Tensor a = random({p.count * a_size}, 101, DType::f64).to(dtype).to(DType::f64);
+  const Tensor b = random({p.count * b_size}, 102, DType::f64).to(dtype).to(DType::f64);
+  Tensor c0 = random({p.count * c_size}, 103, DType::f64).to(dtype).to(DType::f64);
+  if (p.beta == 0) c0.fill_(NAN);  // must not be read
+  Tensor expected = c0.clone();
+  for (int64_t i = 0; i < p.count; ++i) {
+    Tensor op_a = a.view_as_strided({a_rows, a_cols}, {lda, 1}, plan.a_offsets[i]);
+    Tensor op_b = b.view_as_strided({b_rows, b_cols}, {ldb, 1}, plan.b_offsets[i]);
+    if (p.trans_a) op_a = op_a.transpose(0, 1);
+    if (p.trans_b) op_b = op_b.transpose(0, 1);
+    Tensor c_i = expected.view_as_strided({p.M, p.N}, {ldc, 1}, plan.c_offsets[i]);
+    Tensor product = matmul(op_a, op_b) * p.alpha;
+    if (p.beta != 0) product = product + c_i * p.beta;
+    c_i.copy_(product);
+  }
+  const Tensor c = c0.to(dtype).to(kGpu);
+  gpu::gemm(impl, plan, a.to(dtype).to(kGpu), b.to(dtype).to(kGpu), c, p.alpha, p.beta);
+  check_close(c, expected.to(dtype), rtol, atol, "C storage");
+}
+
+}  // namespace
+
+TEST_CASE("gpu: every GEMM implementation over shapes, transpositions, batch layouts, alpha and beta") {
+  SKIP_WITHOUT_DEVICE();
+  using Batch = GemmProblem::Batch;
+  struct Size {
+    int64_t M, N, K;
+  };
+  // Edges of the 64 x 64 x 16 tiles of the own kernel, single rows and columns, and K = 0.
+  const std::vector<Size> sizes = {{1, 1, 1},   {1, 37, 5},   {37, 1, 64},   {64, 64, 16}, {65, 63, 17},
+                                   {130, 70, 200}, {7, 300, 33}, {5, 6, 0}};
+  const std::vector<std::pair<Batch, int64_t>> batches = {
+      {Batch::one, 1}, {Batch::strided, 3}, {Batch::broadcast_a, 3}, {Batch::irregular, 4}};
+  for (gpu::GemmImpl impl : gemm_impls()) {
+    CAPTURE(impl_name(impl));
+    for (DType dt : {DType::f32, DType::f64, DType::bf16, DType::f16}) {
+      // bf16 and f16 results are rounded once (2^-8 and 2^-11 relative); f32 and f64 accumulate.
+      const double rtol = dt == DType::bf16 ? 1.0 / 128 : dt == DType::f16 ? 2e-3 : dt == DType::f32 ? 1e-5 : 1e-12;
+      const double atol = dt == DType::f64 ? 1e-12 : dt == DType::f32 ? 2e-5 : rtol;
+      for (const Size& s : sizes)
+        for (bool trans_a : {false, true})
+          for (bool trans_b : {false, true})
+            for (const auto& layout : batches)
+              for (const auto& scalars : {std::pair{1.0, 0.0}, std::pair{-0.5, 1.5}}) {
+                const Batch batch = layout.first;
+                const int64_t count = layout.second;
+                const double alpha = scalars.first, beta = scalars.second;
+                if ((dt == DType::bf16 || dt == DType::f16) && batch != Batch::strided) continue;  // layouts: f32, f64
+                CAPTURE(dt);
+                CAPTURE(s.M);
+                CAPTURE(s.N);
+                CAPTURE(s.K);
+                CAPTURE(trans_a);
+                CAPTURE(trans_b);
+                CAPTURE(static_cast<int>(batch));
+                CAPTURE(alpha);
+                check_gemm({trans_a, trans_b, s.M, s.N, s.K, alpha, beta, batch, count}, dt, impl, rtol, atol);
+              }
+    }
+    // More batch entries than a grid dimension holds (65535): the own kernel walks them grid-stride.
+    check_gemm({false, true, 2, 3, 5, 1.0, 0.0, Batch::strided, 70000}, DType::f32, impl, 1e-5, 2e-5);
+  }
+}
+
+TEST_CASE("gpu: gather, index_select, their scatter-add gradients, and bad indices") {
   SKIP_WITHOUT_DEVICE();
   const Tensor x = random({3, 7, 5}, 60);
   const Tensor idx = from_vector(std::vector<int64_t>{6, 0, 2, 2, 5, 1}, {3, 2});  // repeats: gradients add
@@ -492,7 +658,7 @@ TEST_CASE("cuda: gather, index_select, their scatter-add gradients, and bad indi
   check_close(gather(x.to(kGpu), 1, expanded.to(kGpu)), gather(x, 1, expanded), 0, 0, "after a reported fault");
 }
 
-TEST_CASE("cuda: cat, stack, split and repeat") {
+TEST_CASE("gpu: cat, stack, split and repeat") {
   SKIP_WITHOUT_DEVICE();
   compare_op({random({2, 3, 4}, 61), random({2, 4, 5}, 62)},
              [](const std::vector<Tensor>& in) { return cat({in[0], in[1].transpose(1, 2)}, 1) * 2.0; }, 0, 0);
@@ -507,7 +673,7 @@ TEST_CASE("cuda: cat, stack, split and repeat") {
   compare_op({random({2, 3}, 66)}, [](const std::vector<Tensor>& in) { return repeat(in[0], {2, 1, 3}); }, 0, 0);
 }
 
-TEST_CASE("cuda: losses, forward and gradient") {
+TEST_CASE("gpu: losses, forward and gradient") {
   SKIP_WITHOUT_DEVICE();
   const Tensor a = random({9, 13}, 70, DType::f32, -3, 3), b = random({9, 13}, 71, DType::f32, -3, 3);
   for (Reduction r : {Reduction::mean, Reduction::sum, Reduction::none}) {
@@ -520,7 +686,7 @@ TEST_CASE("cuda: losses, forward and gradient") {
              1e-6);
 }
 
-TEST_CASE("cuda: scaled_dot_product_attention matches the CPU, forward and gradient") {
+TEST_CASE("gpu: scaled_dot_product_attention matches the CPU, forward and gradient") {
   SKIP_WITHOUT_DEVICE();
   for (const Shape& qs : std::vector<Shape>{{2, 3, 17, 32}, {1, 2, 50, 64}, {5, 8, 16}}) {
     CAPTURE(qs);
@@ -532,7 +698,7 @@ TEST_CASE("cuda: scaled_dot_product_attention matches the CPU, forward and gradi
   }
 }
 
-TEST_CASE("cuda: AdamW, EMA and gradient clipping on flat buffers match the CPU") {
+TEST_CASE("gpu: AdamW, EMA and gradient clipping on flat buffers match the CPU") {
   SKIP_WITHOUT_DEVICE();
   struct Replica {
     std::shared_ptr<nn::Linear> online, target;
@@ -568,7 +734,7 @@ TEST_CASE("cuda: AdamW, EMA and gradient clipping on flat buffers match the CPU"
   }
 }
 
-TEST_CASE("cuda: an I-JEPA loss and its gradients match the CPU") {
+TEST_CASE("gpu: an I-JEPA loss and its gradients match the CPU") {
   SKIP_WITHOUT_DEVICE();
   auto build = [](Device device) {
     Generator gen(3);

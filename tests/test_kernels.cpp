@@ -359,3 +359,31 @@ TEST_CASE("AdamW and EMA kernels follow their formulas on every path") {
     });
   }
 }
+
+TEST_CASE("self_attention on a packed qkv equals attention over its head views, with gradients") {
+  Generator gen(91);
+  for (int64_t N : {1, 7, 49, 70}) {
+    CAPTURE(N);
+    const int64_t B = 2, H = 3, dh = 8, D = H * dh;
+    Tensor qkv = uniform({B, N, 3 * D}, -1, 1, gen, DType::f64).requires_grad_();
+    Tensor views = qkv.reshape({B, N, 3, H, dh}).permute({2, 0, 3, 1, 4});
+    Tensor expected = detail::attention_reference(views.select(0, 0), views.select(0, 1), views.select(0, 2),
+                                                  1.0 / std::sqrt(8.0))
+                          .transpose(1, 2)
+                          .reshape({B, N, D});
+    Tensor w = uniform({B, N, D}, -1, 1, gen, DType::f64);
+    sum(expected * w).backward();
+    const auto expected_grad = qkv.grad().to_vector<double>();
+    qkv.zero_grad();
+    Tensor out = self_attention(qkv, H);
+    sum(out * w).backward();
+    const auto a = out.to_vector<double>(), b = expected.to_vector<double>(), g = qkv.grad().to_vector<double>();
+    for (size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == doctest::Approx(b[i]).epsilon(1e-12));
+    for (size_t i = 0; i < g.size(); ++i) REQUIRE(g[i] == doctest::Approx(expected_grad[i]).epsilon(1e-10));
+  }
+  Tensor x = uniform({1, 3, 12}, -1, 1, gen, DType::f64).requires_grad_();
+  CHECK_MESSAGE(gradcheck([](auto& v) { return self_attention(v[0], 2); }, {x}), gradcheck([](auto& v) { return self_attention(v[0], 2); }, {x}));
+  CHECK_THROWS_WITH_AS(self_attention(zeros({1, 3, 10}), 2),
+                       "[self_attention] expected qkv (B, N, 3 * D) with D divisible by 2 heads, got shape [1, 3, 10]",
+                       Error);
+}

@@ -61,6 +61,9 @@ struct IJEPARunOptions {
     models::IJEPAConfig c;
     c.encoder = models::vit_config(model, img, patch, channels);
     if (depth > 0) c.encoder.depth = depth;
+    // The official training script re-draws every Linear after the model's sqrt(2 l) rescale
+    // (ijepa src/helper.py init_model), so training starts without it; `jepa init` does the same.
+    c.encoder.rescale_residual_init = false;
     c.predictor = models::predictor_for(c.encoder, pred_dim, pred_depth);
     return c;
   }

@@ -86,7 +86,7 @@ std::string name_list(const std::vector<std::string>& names) {
   constexpr size_t kShown = 4;
   std::string out;
   for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", '" : "'") + names[i] + "'";
-  if (names.size() > kShown) out += detail::concat(" and ", names.size() - kShown, " more");
+  if (names.size() > kShown) out += jepa::detail::concat(" and ", names.size() - kShown, " more");
   return out;
 }
 

@@ -33,7 +33,7 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 }
 
 void probe(const ProbeFlags& flags) {
-  if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+  use_threads(flags.threads);
   const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
   const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
   IJEPARunOptions run = from_metadata<IJEPARunOptions>(saved.metadata, path);

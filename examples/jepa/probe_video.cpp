@@ -103,7 +103,7 @@ double majority_accuracy(const Tensor& train_y, const Tensor& test_y, int64_t cl
 }
 
 void probe_video(const ProbeVideoFlags& flags) {
-  if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+  use_threads(flags.threads);
   JEPA_CHECK(flags.train_clips > 0 && flags.test_clips > 0, "probe-video", "needs train and test clips, got ",
              flags.train_clips, " and ", flags.test_clips);
   const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint);

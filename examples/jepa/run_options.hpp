@@ -87,6 +87,13 @@ struct OptimizationOptions {
   }
 };
 
+// Applies a command's --threads flag (0: OpenMP's default).
+inline void use_threads(int64_t threads) {
+#ifdef _OPENMP  // not defined in a HIP build's device passes, which parse this host code too
+  if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
+#endif
+}
+
 // The flags of a training command besides the run's settings.
 template <class RunOptions>
 struct TrainFlags {
@@ -117,7 +124,7 @@ SafeTensors start_training(TrainFlags<RunOptions>& flags, const std::string& for
     if (flags.out.empty()) flags.out = flags.resume;
   }
   JEPA_CHECK(!flags.out.empty(), command, "--out DIR is required (or --resume DIR)");
-  if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+  use_threads(flags.threads);
   return resumed;
 }
 

@@ -74,7 +74,7 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
 }
 
 void surprise_test(const SurpriseFlags& flags) {
-  if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
+  use_threads(flags.threads);
   JEPA_CHECK(flags.pairs > 0 && flags.batch > 0, "surprise", "needs pairs and a batch size > 0, got ", flags.pairs,
              " and ", flags.batch);
   const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint);

@@ -9,12 +9,12 @@
 namespace jepa::tool {
 namespace {
 
-struct Batch {
+struct VideoBatch {
   Tensor clips;  // (B, 1, T, H, W), normalized
   std::vector<models::MaskPair> masks;  // one per mask configuration
 };
 
-void train(TrainFlags<VJEPARunOptions> flags) {
+void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   const SafeTensors resumed = start_training(flags, kVJEPATrainFormat, "train-vjepa");
   const VJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
@@ -40,17 +40,17 @@ void train(TrainFlags<VJEPARunOptions> flags) {
 
   const PixelStats stats = pixel_stats(world, run.seed);
   const models::MultiBlockMask3D masker(run.mask_config());
-  BatchLoader<Batch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
+  BatchLoader<VideoBatch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
     const ClipBatch clips = generate_batch(world, clip_seeds(run.seed, ClipStream::train, plan.indices));
     const models::MaskBatch masks = masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step);
-    Batch batch{normalize(clips.frames, stats), {}};
+    VideoBatch batch{normalize(clips.frames, stats), {}};
     for (size_t i = 0; i < masks.context.size(); ++i) batch.masks.push_back({masks.context[i], masks.targets[i]});
     return batch;
   });
 
   TrainingRun training = training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (L1)", steps_per_epoch);
   training.unit = "clip";
-  run_training<Batch>(trainer, loader, [&](const Batch& b) { return model.loss(b.clips, b.masks); }, training);
+  run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) { return model.loss(b.clips, b.masks); }, training);
 }
 
 }  // namespace
@@ -59,7 +59,7 @@ void register_train_vjepa(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags<VJEPARunOptions>>();
   CLI::App* cmd = app.add_subcommand("train-vjepa", "pretrain V-JEPA on synthetic physics clips (CPU quick-start by default)");
   add_train_flags(cmd, *flags);
-  cmd->callback([flags] { train(*flags); });
+  cmd->callback([flags] { train_vjepa(*flags); });
 }
 
 }  // namespace jepa::tool

@@ -1,14 +1,20 @@
-// Uses the installed headers: a tiny graph forward and backward.
+// Uses the installed headers: the README's ten-line example, checked.
 #include <jepa/jepa.hpp>
-#include <jepa/nn.hpp>
 
 #include <iostream>
 
+using namespace jepa;
+
 int main() {
-  jepa::Tensor x = jepa::tensor({1, 2, 3}).requires_grad_();
-  jepa::sum(x * x).backward();
-  const auto g = x.grad().to_vector<double>();
-  if (g != std::vector<double>{2, 4, 6}) return 1;
-  std::cout << "consumer ok: " << x.grad() << "\n";
+  Generator gen(0);
+  Tensor x = normal({8, 16}, 0.0, 1.0, gen);  // f32 on the CPU
+  Tensor w = trunc_normal({4, 16}, 0.02, -2, 2, gen).requires_grad_();
+  Tensor b = zeros({4}).requires_grad_();
+  Tensor y = softmax(gelu(linear(x, w, b)), -1);  // (8, 4)
+  Tensor loss = cross_entropy(y, from_vector(std::vector<int64_t>(8, 1), {8}));
+  loss.backward();  // w.grad(), b.grad()
+  std::cout << w.grad() << "\n";
+  if (w.grad().shape() != Shape{4, 16} || b.grad().shape() != Shape{4}) return 1;
+  std::cout << "consumer ok\n";
   return 0;
 }

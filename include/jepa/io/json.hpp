@@ -29,6 +29,16 @@ struct Value {
   std::vector<Value> items;
   std::vector<std::pair<std::string, Value>> members;
 
+  // The destructor is defined after the class: clang (15, with libstdc++ 12) otherwise checks
+  // std::pair<std::string, Value> while defining Value's implicit destructor, and rejects the
+  // recursion. Declaring it means declaring the other special members too.
+  Value() = default;
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value&) = default;
+  Value& operator=(Value&&) noexcept = default;
+  ~Value();
+
   bool is_object() const { return kind == Kind::object; }
   bool is_array() const { return kind == Kind::array; }
   bool is_string() const { return kind == Kind::string; }
@@ -52,6 +62,8 @@ struct Value {
     return v;
   }
 };
+
+inline Value::~Value() = default;
 
 inline const char* kind_name(Value::Kind k) {
   switch (k) {

@@ -29,12 +29,7 @@ class Attention : public Module {
   }
 
   // x (B, N, D) -> (B, N, D)
-  Tensor forward(const Tensor& x) const {
-    const int64_t B = x.size(0), N = x.size(1), D = x.size(2), dh = D / heads_;
-    Tensor qkv_heads = qkv->forward(x).reshape({B, N, 3, heads_, dh}).permute({2, 0, 3, 1, 4});  // (3, B, H, N, dh)
-    Tensor out = scaled_dot_product_attention(qkv_heads.select(0, 0), qkv_heads.select(0, 1), qkv_heads.select(0, 2));
-    return proj->forward(out.transpose(1, 2).reshape({B, N, D}));  // (B, N, D)
-  }
+  Tensor forward(const Tensor& x) const { return proj->forward(self_attention(qkv->forward(x), heads_)); }
 
  private:
   int64_t heads_;

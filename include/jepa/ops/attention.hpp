@@ -12,7 +12,9 @@
 // route for empty sizes.
 // reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html
 #pragma once
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include <jepa/backends/cpu/attention.hpp>
 #include <jepa/ops/matmul.hpp>
@@ -70,26 +72,76 @@ inline cpu::AttentionShape attention_shape(const Tensor& q, const Tensor& k, con
   return s;
 }
 
+// out = softmax(scale q k^T) v and lse for operands prepared by attention_operand; out and lse
+// have the batch shape of q followed by (N, dv) and (N).
+inline std::pair<Tensor, Tensor> attention_forward_kernel(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                          double scale) {
+  constexpr const char* op = "scaled_dot_product_attention";
+  Shape out_shape(q.shape().begin(), q.shape().end() - 1), lse_shape = out_shape;
+  out_shape.push_back(v.size(-1));
+  Tensor out = Tensor::empty(out_shape, q.dtype(), q.device());
+  Tensor lse = Tensor::empty(lse_shape, q.dtype(), q.device());
+  dispatch_float(q.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    JEPA_ON_DEVICE(op, q.device(),
+                   cpu::attention_forward(attention_shape(q, k, v), q.data<T>(), k.data<T>(), v.data<T>(),
+                                          out.data<T>(), lse.data<T>(), static_cast<T>(scale)),
+                   gpu::attention_forward(q, k, v, out, lse, scale));
+  });
+  return {out, lse};
+}
+
+// dq, dk, dv (dense, shaped like q, k, v) from a dense dout.
+inline std::array<Tensor, 3> attention_backward_kernel(const Tensor& dout, const Tensor& q, const Tensor& k,
+                                                       const Tensor& v, const Tensor& out, const Tensor& lse,
+                                                       double scale) {
+  Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
+  Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
+  dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    JEPA_ON_DEVICE("scaled_dot_product_attention", q.device(),
+                   cpu::attention_backward(attention_shape(q, k, v), dout.data<T>(), q.data<T>(), k.data<T>(),
+                                           v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(),
+                                           dv.data<T>(), static_cast<T>(scale)),
+                   gpu::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, scale));
+  });
+  return {dq, dk, dv};
+}
+
 struct AttentionBackward final : Node {
   Tensor q, k, v, out, lse;  // q, k, v as attention_operand made them; out (..., N, dv), lse (..., N) dense
   Shape q_shape, k_shape, v_shape;
   double scale;
   const char* name() const override { return "AttentionBackward"; }
   std::vector<Tensor> backward(const Tensor& grad) override {
-    Tensor g = grad.contiguous();
-    Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
-    Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
-    Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
-    dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      JEPA_ON_DEVICE("scaled_dot_product_attention", q.device(),
-                     cpu::attention_backward(attention_shape(q, k, v), g.data<T>(), q.data<T>(), k.data<T>(),
-                                             v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(),
-                                             dv.data<T>(), static_cast<T>(scale)),
-                     gpu::attention_backward(g, q, k, v, out, lse, dq, dk, dv, scale));
-    });
+    auto [dq, dk, dv] = attention_backward_kernel(grad.contiguous(), q, k, v, out, lse, scale);
     return {needs_grad(0) ? sum_to(dq, q_shape) : Tensor(), needs_grad(1) ? sum_to(dk, k_shape) : Tensor(),
             needs_grad(2) ? sum_to(dv, v_shape) : Tensor()};
+  }
+};
+
+// The heads of a packed (B, N, 3, H, dh) projection as (3, B, H, N, dh) strided views, no autograd.
+inline Tensor qkv_heads(const Tensor& qkv, int64_t heads) {
+  const int64_t B = qkv.size(0), N = qkv.size(1), dh = qkv.size(2) / (3 * heads);
+  return qkv.detach().contiguous().view({B, N, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+}
+
+struct SelfAttentionBackward final : Node {
+  Tensor qkv, out, lse;  // qkv (B, N, 3D) dense; out (B, H, N, dh), lse (B, H, N)
+  int64_t heads;
+  double scale;
+  SelfAttentionBackward(int64_t h, double s) : heads(h), scale(s) {}
+  const char* name() const override { return "SelfAttentionBackward"; }
+  std::vector<Tensor> backward(const Tensor& grad) override {
+    const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / 3, dh = D / heads;
+    const Tensor h = qkv_heads(qkv, heads);
+    const Tensor dout = grad.reshape({B, N, heads, dh}).permute({0, 2, 1, 3}).contiguous();  // (B, H, N, dh)
+    auto d = attention_backward_kernel(dout, h.select(0, 0), h.select(0, 1), h.select(0, 2), out, lse, scale);
+    Tensor dqkv = Tensor::empty(qkv.shape(), qkv.dtype(), qkv.device());  // written once, in the packed layout
+    const Tensor dheads = dqkv.view({B, N, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+    for (int64_t i = 0; i < 3; ++i) dheads.select(0, i).copy_(d[i]);
+    return {dqkv};
   }
 };
 
@@ -117,19 +169,7 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
 #endif
   Tensor qe = detail::attention_operand(q, batch), ke = detail::attention_operand(k, batch),
          ve = detail::attention_operand(v, batch);
-  Shape out_shape = batch, lse_shape = batch;
-  out_shape.push_back(q.size(-2));
-  out_shape.push_back(v.size(-1));
-  lse_shape.push_back(q.size(-2));
-  Tensor out = Tensor::empty(out_shape, q.dtype(), q.device());
-  Tensor lse = Tensor::empty(lse_shape, q.dtype(), q.device());
-  dispatch_float(q.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, q.device(),
-                   cpu::attention_forward(detail::attention_shape(qe, ke, ve), qe.data<T>(), ke.data<T>(), ve.data<T>(),
-                                          out.data<T>(), lse.data<T>(), static_cast<T>(s)),
-                   gpu::attention_forward(qe, ke, ve, out, lse, s));
-  });
+  auto [out, lse] = detail::attention_forward_kernel(qe, ke, ve, s);
   if (auto node = record<detail::AttentionBackward>(out, {q, k, v})) {
     node->q = qe;
     node->k = ke;
@@ -140,6 +180,40 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
     node->k_shape = k.shape();
     node->v_shape = v.shape();
     node->scale = s;
+  }
+  return out;
+}
+
+// Multi-head self-attention on a packed projection, as a ViT block computes it:
+// qkv (B, N, 3D) laid out [q | k | v] with heads contiguous inside each -> (B, N, D), the heads'
+// outputs concatenated. Same result as splitting qkv into heads and calling
+// scaled_dot_product_attention, but the backward writes the gradient of qkv once, in its packed
+// layout, instead of one full-size gradient per q, k and v view.
+inline Tensor self_attention(const Tensor& qkv, int64_t heads, std::optional<double> scale = std::nullopt) {
+  constexpr const char* op = "self_attention";
+  detail::check_defined(op, qkv);
+  JEPA_CHECK(qkv.dim() == 3 && heads > 0 && qkv.size(2) % (3 * heads) == 0, op, "expected qkv (B, N, 3 * D) with D "
+             "divisible by ", heads, " heads, got shape ", qkv.shape());
+  const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / 3, dh = D / heads;
+  const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(dh)));
+  const Tensor h = detail::qkv_heads(qkv, heads);
+  const Tensor q = h.select(0, 0), k = h.select(0, 1), v = h.select(0, 2);
+  bool fused = B * N > 0;
+#ifdef JEPA_WITH_GPU
+  fused = fused && !(qkv.device().is_gpu() && !gpu::attention_supported(q, k, v));
+#endif
+  if (!fused) {  // the composition, through autograd
+    const Tensor views = qkv.reshape({B, N, 3, heads, dh}).permute({2, 0, 3, 1, 4});
+    return detail::attention_reference(views.select(0, 0), views.select(0, 1), views.select(0, 2), s)
+        .transpose(1, 2)
+        .reshape({B, N, D});
+  }
+  auto [heads_out, lse] = detail::attention_forward_kernel(q, k, v, s);  // (B, H, N, dh)
+  Tensor out = heads_out.transpose(1, 2).contiguous().view({B, N, D});
+  if (auto node = record<detail::SelfAttentionBackward>(out, {qkv}, heads, s)) {
+    node->qkv = qkv.detach().contiguous();
+    node->out = heads_out;
+    node->lse = lse;
   }
   return out;
 }

@@ -16,7 +16,8 @@
 // A translation unit compiled by nvcc (or hipcc) gets the GPU backend and routes GPU tensors to
 // it; any other gets no GPU code and reports GPU tensors as unsupported. The library's inline
 // functions differ between the two, so every translation unit of one program that includes jepa
-// must be compiled the same way (in CMake: LANGUAGE CUDA on each such source of a GPU build).
+// must be compiled the same way (in CMake: LANGUAGE CUDA on each such source of a CUDA build; a
+// HIP build compiles every source with hipcc, see docs/gpu.md).
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define JEPA_WITH_GPU
 #include <jepa/backends/gpu/backend.cuh>

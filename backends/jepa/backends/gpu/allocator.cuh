@@ -51,14 +51,14 @@ class DeviceCachingAllocator {
     void* p = nullptr;
     gpuError_t err = gpuMalloc(&p, bin);
     if (err == gpuErrorMemoryAllocation) {
-      gpuGetLastError();  // not sticky, but do not let a later check report it
+      (void)gpuGetLastError();  // not sticky, but do not let a later check report it
       empty_cache();
       err = gpuMalloc(&p, bin);
     }
     if (err == gpuErrorMemoryAllocation) {
-      gpuGetLastError();
+      (void)gpuGetLastError();
       size_t free_bytes = 0, total_bytes = 0;
-      gpuMemGetInfo(&free_bytes, &total_bytes);
+      (void)gpuMemGetInfo(&free_bytes, &total_bytes);  // for the message only
       fail("allocate", "out of memory on ", kBackendName, ":", index_, " allocating ", nbytes, " bytes (",
            stats().in_use_bytes, " bytes held by tensors, ", free_bytes, " of ", total_bytes, " bytes free on the device)");
     }

@@ -120,7 +120,7 @@ struct ForwardTiles {
 
 // Grid: (B * H, ceil(N / Br)).
 template <class S, int D, int Br, int Bc>
-__global__ void __launch_bounds__(ForwardTiles<D, Br, Bc>::kThreads)
+__global__ void __launch_bounds__((ForwardTiles<D, Br, Bc>::kThreads))
     forward_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs, S* out,
                    float* lse) {
   constexpr int kThreads = ForwardTiles<D, Br, Bc>::kThreads, A = kRowsPerLane, C = Bc / kLanes, E = D / kLanes;
@@ -180,17 +180,17 @@ __global__ void __launch_bounds__(ForwardTiles<D, Br, Bc>::kThreads)
 
 // ---- backward ----------------------------------------------------------------------------------
 
-// delta[row] = dout[row] . out[row] over dense (rows, D) tensors; one warp per row.
+// delta[row] = dout[row] . out[row] over dense (rows, D) tensors; kMinWarpSize lanes per row.
 template <class S, int D>
 __global__ void row_dot_kernel(const S* dout, const S* out, float* delta, int64_t rows) {
-  const int64_t warps_per_block = blockDim.x / kWarpSize;
-  for (int64_t row = blockIdx.x * warps_per_block + threadIdx.x / kWarpSize; row < rows;
-       row += gridDim.x * warps_per_block) {
+  constexpr int kGroup = kMinWarpSize;
+  const int lane = threadIdx.x % kGroup;
+  for (int64_t row = first_row<kGroup>(); row < rows; row += row_step<kGroup>()) {
     float sum = 0.0f;
-    for (int d = threadIdx.x % kWarpSize; d < D; d += kWarpSize)
+    for (int d = lane; d < D; d += kGroup)
       sum += convert_value<float>(dout[row * D + d]) * convert_value<float>(out[row * D + d]);
-    sum = group_reduce<kWarpSize, SumCombine>(sum);
-    if (threadIdx.x % kWarpSize == 0) delta[row] = sum;
+    sum = group_reduce<kGroup, SumCombine>(sum);
+    if (lane == 0) delta[row] = sum;
   }
 }
 
@@ -203,7 +203,7 @@ struct KeyTiles {  // dk/dv kernel: Bc key rows owned, Br query rows streamed
 
 // Grid: (B * H, ceil(M / Bc)). dout and the gradients are dense.
 template <class S, int D, int Bc, int Br>
-__global__ void __launch_bounds__(KeyTiles<D, Bc, Br>::kThreads)
+__global__ void __launch_bounds__((KeyTiles<D, Bc, Br>::kThreads))
     key_grad_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs, const S* dout,
                     const float* lse, const float* delta, S* dk, S* dv) {
   constexpr int kThreads = KeyTiles<D, Bc, Br>::kThreads, A = kRowsPerLane, C = Br / kLanes, E = D / kLanes;
@@ -263,7 +263,7 @@ struct QueryTiles {  // dq kernel: Br query rows owned, Bc key rows streamed
 
 // Grid: (B * H, ceil(N / Br)).
 template <class S, int D, int Br, int Bc>
-__global__ void __launch_bounds__(QueryTiles<D, Br, Bc>::kThreads)
+__global__ void __launch_bounds__((QueryTiles<D, Br, Bc>::kThreads))
     query_grad_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs,
                       const S* dout, const float* lse, const float* delta, S* dq) {
   constexpr int kThreads = QueryTiles<D, Br, Bc>::kThreads, A = kRowsPerLane, C = Bc / kLanes, E = D / kLanes;
@@ -311,15 +311,17 @@ __global__ void __launch_bounds__(QueryTiles<D, Br, Bc>::kThreads)
 
 // ---- launchers ---------------------------------------------------------------------------------
 
-// Launches kernel with `shared_floats` of dynamic shared memory, raising the kernel's limit above
-// the default 48 KiB when it needs more.
+// Launches kernel with `shared_floats` of dynamic shared memory, opting in above the device's
+// default limit (48 KiB on NVIDIA GPUs; AMD ones allow their whole 64 KiB by default).
 template <class Kernel, class... Args>
 void launch_tiled(const DeviceContext& ctx, Kernel kernel, dim3 grid, int threads, size_t shared_floats,
                   const char* name, Args... args) {
   const size_t bytes = shared_floats * sizeof(float);
   JEPA_CHECK(bytes <= ctx.shared_memory_per_block_optin, name, "needs ", bytes, " bytes of shared memory per block; ",
              kBackendName, ":", ctx.index, " has ", ctx.shared_memory_per_block_optin);
-  if (bytes > 48 * 1024) JEPA_GPU_CHECK(gpuFuncSetAttribute(kernel, gpuFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  if (bytes > ctx.shared_memory_per_block)
+    JEPA_GPU_CHECK(gpuFuncSetAttribute(reinterpret_cast<const void*>(kernel), gpuFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(bytes)));
   kernel<<<grid, threads, bytes, ctx.stream>>>(args...);
   JEPA_GPU_CHECK_LAUNCH(name);
 }
@@ -360,8 +362,8 @@ void backward(const DeviceContext& ctx, const Problem& p, const S* q, Strides qs
               Strides vs, const S* out, const S* dout, const float* lse, float* delta, S* dq, S* dk, S* dv) {
   using Cf = Config<D>;
   const int64_t rows = p.B * p.H * p.N;
-  row_dot_kernel<S, D><<<grid_for(ctx, rows, kBlockThreads / kWarpSize), kBlockThreads, 0, ctx.stream>>>(dout, out, delta,
-                                                                                                          rows);
+  row_dot_kernel<S, D><<<grid_for(ctx, rows, kBlockThreads / kMinWarpSize), kBlockThreads, 0, ctx.stream>>>(
+      dout, out, delta, rows);
   JEPA_GPU_CHECK_LAUNCH("attention_row_dot");
   using K = KeyTiles<D, Cf::kKeyBc, Cf::kKeyBr>;
   launch_tiled(ctx, key_grad_kernel<S, D, Cf::kKeyBc, Cf::kKeyBr>, dim3(p.B * p.H, tiles(p.M, Cf::kKeyBc)),

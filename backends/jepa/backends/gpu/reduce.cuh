@@ -1,6 +1,9 @@
 // Reductions: warp and block primitives (templated on the group width, never a literal warp
 // size) and reduce_ori, the sum/max over the middle axis of a dense (outer, reduced, inner) tensor.
 // Invariants:
+// - Group widths chosen on the host are kMinWarpSize or whole blocks (vendor.hpp: the host does
+//   not know the warp width of the target that runs the kernel); kWarpSize appears only inside
+//   device code (block_reduce), where it is the compiled target's.
 // - Accumulation is in double for every dtype, as on the CPU, so f32 sums over long axes (bias
 //   gradients over batch x tokens) match the CPU to rounding of the result.
 // - max propagates NaN (a NaN anywhere in a group gives NaN), as the CPU kernel does.
@@ -63,13 +66,14 @@ __device__ inline T row_reduce(T v) {
   else return block_reduce<Group, Op>(v);
 }
 
-// Row-wise kernels run Group threads per row, rows handed out grid-stride: a warp per row for
-// short rows, a whole block for long ones. launch(group, grid) receives
-// std::integral_constant<int, Group> and the grid size for blocks of kBlockThreads.
+// Row-wise kernels run Group threads per row, rows handed out grid-stride: kMinWarpSize lanes per
+// short row (a warp, or half a 64-lane wavefront: the same kernel on every target), a whole block
+// per long one. launch(group, grid) receives std::integral_constant<int, Group> and the grid size
+// for blocks of kBlockThreads.
 template <class Launch>
 void launch_per_row(const DeviceContext& ctx, int64_t rows, int64_t row_length, Launch&& launch) {
   if (row_length >= 2048) launch(std::integral_constant<int, kBlockThreads>{}, grid_for(ctx, rows, 1));
-  else launch(std::integral_constant<int, kWarpSize>{}, grid_for(ctx, rows, kBlockThreads / kWarpSize));
+  else launch(std::integral_constant<int, kMinWarpSize>{}, grid_for(ctx, rows, kBlockThreads / kMinWarpSize));
 }
 
 // The rows this thread's group handles: for (row = first_row<G>(); row < rows; row += row_step<G>()).

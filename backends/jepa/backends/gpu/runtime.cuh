@@ -60,7 +60,7 @@ inline const std::string& unavailable_reason() {
     int count = 0;
     const gpuError_t err = gpuGetDeviceCount(&count);
     if (err != gpuSuccess) {
-      gpuGetLastError();  // clear it so that later checks do not see it
+      (void)gpuGetLastError();  // clear it so that later checks do not see it
       return ::jepa::detail::concat(detail::vendor_spelling("gpuGetDeviceCount"), " failed with ", gpuGetErrorName(err), " (", gpuGetErrorString(err), ")");
     }
     return count > 0 ? std::string() : std::string("no device found");
@@ -103,7 +103,8 @@ struct DeviceContext {
   int index = 0;
   gpuStream_t stream = nullptr;
   int multiprocessors = 1;
-  size_t shared_memory_per_block_optin = 0;
+  size_t shared_memory_per_block = 0;        // what a kernel may use without opting in
+  size_t shared_memory_per_block_optin = 0;  // the most it may use after opting in
   FaultSink faults{};                // what kernels write to
   KernelFault* fault_host = nullptr;  // faults.record as the host reads it
 };
@@ -134,7 +135,8 @@ inline DeviceContext& context(int index) {
     gpuDeviceProp props;
     JEPA_GPU_CHECK(gpuGetDeviceProperties(&props, index));
     ctx->multiprocessors = props.multiProcessorCount;
-    ctx->shared_memory_per_block_optin = props.sharedMemPerBlockOptin;
+    ctx->shared_memory_per_block = props.sharedMemPerBlock;
+    ctx->shared_memory_per_block_optin = shared_memory_per_block_optin(props);
     JEPA_GPU_CHECK(gpuStreamCreateWithFlags(&ctx->stream, gpuStreamNonBlocking));
     void* record = nullptr;
     JEPA_GPU_CHECK(gpuHostAlloc(&record, sizeof(KernelFault), gpuHostAllocMapped));

@@ -28,14 +28,14 @@ int main(int argc, char** argv) {
   Generator gen(run.seed);
   models::IJEPA model(run.model_config(), gen);
   const int64_t warmup = 2, total = warmup + steps;
-  models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, run.recipe(total));
+  models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, run.optim.recipe(total));
   const models::MultiBlockMask masker(run.mask_config());
-  const Tensor images = normal({run.batch, run.channels, run.img, run.img}, 0.0, 1.0, gen);
+  const Tensor images = normal({run.optim.batch, run.channels, run.img, run.img}, 0.0, 1.0, gen);
 
   std::vector<std::pair<std::string, Tensor>> work{{"images", images}};
   std::vector<double> ms;
   for (int64_t s = 0; s < total; ++s) {
-    const models::MaskBatch masks = masker.sample(run.batch, s);
+    const models::MaskBatch masks = masker.sample(run.optim.batch, s);
     for (size_t i = 0; i < masks.context.size(); ++i)
       work.emplace_back("step" + std::to_string(s) + ".context" + std::to_string(i), masks.context[i]);
     for (size_t i = 0; i < masks.targets.size(); ++i)
@@ -48,14 +48,14 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   if (!dump.empty()) {
-    auto meta = const_cast<tool::IJEPARunOptions&>(run).to_metadata();
+    auto meta = tool::to_metadata(run);
     meta["steps"] = std::to_string(total);
     meta["warmup"] = std::to_string(warmup);
     save_safetensors(dump, work, meta);
   }
   std::printf("{\"bench\":\"train_step\",\"impl\":\"jepa-cpp\",\"model\":\"%s\",\"depth\":%ld,\"batch\":%ld,"
               "\"threads\":%d,\"step_ms\":%.2f,\"images_per_s\":%.1f}\n",
-              run.model.c_str(), static_cast<long>(run.depth), static_cast<long>(run.batch), cpu::max_threads(),
-              median, 1000.0 * static_cast<double>(run.batch) / median);
+              run.model.c_str(), static_cast<long>(run.depth), static_cast<long>(run.optim.batch), cpu::max_threads(),
+              median, 1000.0 * static_cast<double>(run.optim.batch) / median);
   return 0;
 }

@@ -153,6 +153,10 @@ TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss ove
   loss.backward();
   CHECK(model.predictor->mask_tokens[1].grad().defined());
   CHECK(model.encoder->patch_embed->proj->weight.grad().defined());
+  // The per-clip surprise is the loss's L1 term, clip by clip: their mean is the one-config loss.
+  const Tensor error = model.prediction_error(clips, a, 0);
+  CHECK(error.shape() == Shape{2});
+  CHECK(mean(error).item() == doctest::Approx(model.loss(clips, {a}).item()).epsilon(1e-6));
 }
 
 TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {

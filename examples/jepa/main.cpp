@@ -1,6 +1,9 @@
 // jepa: train and evaluate JEPA world models from the command line.
 //   jepa train-ijepa --out DIR        pretrain I-JEPA (Fashion-MNIST quick-start by default)
 //   jepa probe --checkpoint DIR       linear probe of the trained encoder vs baselines
+//   jepa train-vjepa --out DIR        pretrain V-JEPA on synthetic physics clips
+//   jepa probe-video --checkpoint DIR attentive probes of ball positions, velocities and counts
+//   jepa surprise --checkpoint DIR    intuitive-physics surprise test (impossible vs possible clips)
 //   jepa init / jepa embed            write encoder weights; run an encoder on a .npy batch
 // Run `jepa <command> --help` for the flags of each.
 #include <iostream>
@@ -15,6 +18,9 @@ int main(int argc, char** argv) {
   jepa::tool::register_train_ijepa(app);
   jepa::tool::register_probe(app);
   jepa::tool::register_init_embed(app);
+  jepa::tool::register_train_vjepa(app);
+  jepa::tool::register_probe_video(app);
+  jepa::tool::register_surprise(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

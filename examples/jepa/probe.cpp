@@ -33,22 +33,16 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 }
 
 void probe(const ProbeFlags& flags) {
-#ifdef _OPENMP  // not defined in a HIP build's device passes, which parse this host code too
-  if (flags.threads > 0) omp_set_num_threads(static_cast<int>(flags.threads));
-#endif
+  use_threads(flags.threads);
   const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
   const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
-  IJEPARunOptions run = IJEPARunOptions::from_metadata(saved.metadata, path);
+  IJEPARunOptions run = from_metadata<IJEPARunOptions>(saved.metadata, path);
   if (!flags.data.empty()) run.data = flags.data;
   const models::IJEPAConfig config = run.model_config();
 
   Generator init(run.seed);
   models::VisionTransformer trained(config.encoder, init);
-  nn::NamedTensors weights;
-  const std::string prefix = "target_encoder.";
-  for (const auto& [name, t] : saved.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) weights.emplace_back(name.substr(prefix.size()), t);
-  trained.load_state_dict(weights);
+  trained.load_state_dict(models::with_prefix(saved.tensors, "target_encoder."));
   Generator other(run.seed + 1);
   models::VisionTransformer random_init(config.encoder, other);
 

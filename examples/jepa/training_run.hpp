@@ -27,6 +27,7 @@ struct TrainingRun {
   std::string format;                           // checkpoint format tag, checked on resume
   std::map<std::string, std::string> metadata;  // the run's settings
   std::string title;                            // for the loss plot
+  std::string unit = "img";                     // what a sample is, for the progress rate
   int64_t batch_size = 1, steps_per_epoch = 1, total_steps = 1;
   int64_t max_steps = 0;         // steps this invocation may run (0: to the end)
   int64_t checkpoint_every = 0;  // 0: once per epoch
@@ -88,7 +89,7 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
 
   truncate_metrics(run.out / "metrics.jsonl", first);
   MetricsLog metrics(run.out / "metrics.jsonl");
-  ProgressBar progress(run.total_steps);
+  ProgressBar progress(run.total_steps, ProgressOptions{run.unit});
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   for (int64_t s = first + 1; s <= last; ++s) {

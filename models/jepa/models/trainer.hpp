@@ -1,7 +1,8 @@
 // The JEPA optimisation step shared by I-JEPA and V-JEPA:
 //   s = s + 1; lr = lr_schedule(s); wd = wd_schedule(s)       (stepped before the forward)
 //   loss = compute_loss(); loss.backward()                     (stops here if loss is not finite)
-//   optional gradient clipping; AdamW(lr, wd) on encoder + predictor
+//   gradient clipping (V-JEPA): the encoder's and the predictor's gradients each to clip_grad,
+//   separately, in epochs after the warm-up only; AdamW(lr, wd) on encoder + predictor
 //   target = m(s) * target + (1 - m(s)) * encoder               (EMA, m from ema_start to ema_end)
 // Parameters live in flat buffers (one for each module), so the optimizer, clipping and EMA are
 // single passes. Every schedule is a function of the step, so the state to resume from is the
@@ -25,13 +26,22 @@ struct TrainRecipe {
   double start_lr = 2e-4, lr = 1e-3, final_lr = 1e-6;
   double weight_decay = 0.04, final_weight_decay = 0.4;
   double ema_start = 0.996, ema_end = 1.0;
-  double clip_grad = 0;  // max gradient norm; 0 disables clipping (I-JEPA has none)
+  double clip_grad = 0;  // max gradient norm of each module; 0 disables clipping (I-JEPA has none)
 };
 
 struct StepStats {
   int64_t step;
-  double loss, lr, weight_decay, momentum, grad_norm;
+  double loss, lr, weight_decay, momentum;
+  double encoder_grad_norm, predictor_grad_norm;  // before clipping; 0 on steps that do not clip
 };
+
+// The entries of `state` whose names start with `prefix`, with the prefix removed.
+inline nn::NamedTensors with_prefix(const nn::NamedTensors& state, const std::string& prefix) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : state)
+    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
 
 class JepaTrainer {
  public:
@@ -53,7 +63,7 @@ class JepaTrainer {
 
   StepStats step(const std::function<Tensor()>& compute_loss) {
     const int64_t s = optimizer_.steps_taken() + 1;
-    StepStats stats{s, 0, lr_(s), wd_(s), momentum_(s), 0};
+    StepStats stats{s, 0, lr_(s), wd_(s), momentum_(s), 0, 0};
     optimizer_.zero_grad();
     Tensor loss = compute_loss();
     stats.loss = loss.item();
@@ -61,8 +71,9 @@ class JepaTrainer {
                "; stopping before the update (the last checkpoint is intact)");
     loss.backward();
     loss = Tensor();  // frees the graph's last references before the update
-    if (recipe_.clip_grad > 0) {
-      stats.grad_norm = optim::clip_grad_norm({encoder_flat_, predictor_flat_}, recipe_.clip_grad);
+    if (clips_at(s)) {
+      stats.encoder_grad_norm = optim::clip_grad_norm({encoder_flat_}, recipe_.clip_grad);
+      stats.predictor_grad_norm = optim::clip_grad_norm({predictor_flat_}, recipe_.clip_grad);
     }
     optimizer_.step(stats.lr, stats.weight_decay);
     optim::ema_update(*target_flat_, *encoder_flat_, stats.momentum);
@@ -90,11 +101,10 @@ class JepaTrainer {
   std::vector<std::pair<std::string, nn::Module*>> modules() const {
     return {{"encoder.", encoder_.get()}, {"predictor.", predictor_.get()}, {"target_encoder.", target_.get()}};
   }
-  static nn::NamedTensors with_prefix(const nn::NamedTensors& state, const std::string& prefix) {
-    nn::NamedTensors out;
-    for (const auto& [name, t] : state)
-      if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
-    return out;
+  // The official condition `epoch > warmup` with the 0-based epoch of step s.
+  bool clips_at(int64_t s) const {
+    const int64_t epoch = (s - 1) / recipe_.iterations_per_epoch;
+    return recipe_.clip_grad > 0 && static_cast<double>(epoch) > recipe_.warmup_epochs;
   }
 
   std::shared_ptr<nn::Module> encoder_, predictor_, target_;

@@ -4,6 +4,8 @@
 //   z_i = predictor(encoder(clips, context_i), context_i, target_i, mask token i)
 //   loss_i = mean |z_i - layer_norm(target_encoder(clips)) at target_i|        (L1)
 // and the loss is the mean over configs. Optimizer, schedules and EMA are the shared trainer's.
+// The official training script re-initialises every Linear after construction, which undoes the
+// 1/sqrt(2 l) residual rescale: V-JEPA configs set rescale_residual_init = false to match.
 #pragma once
 #include <jepa/models/predictor.hpp>
 
@@ -33,15 +35,24 @@ class VJEPA {
     for (Tensor& p : target_encoder->parameters()) p.requires_grad_(false);
   }
 
-  // clips (B, C, T, H, W); one MaskPair per mask configuration.
+  // layer_norm(target_encoder(clips)) without affine: (B, N, D), no gradient.
+  Tensor target_features(const Tensor& clips) const {
+    NoGrad no_grad;
+    Tensor h = target_encoder->forward(clips);
+    return layer_norm(h, {h.size(-1)});
+  }
+
+  // The predictor's output at masks.target from the context encoder's tokens at masks.context,
+  // with mask token `mask_index`: (B, Kp, D).
+  Tensor predict(const Tensor& clips, const MaskPair& masks, int64_t mask_index) const {
+    return predictor->forward(encoder->forward(clips, {masks.context}), {masks.context}, {masks.target}, mask_index);
+  }
+
+  // clips (B, C, T, H, W); one MaskPair per mask configuration, mask configuration i using mask
+  // token i.
   Tensor loss(const Tensor& clips, const std::vector<MaskPair>& masks) const {
     JEPA_CHECK(!masks.empty(), "VJEPA", "needs at least one mask configuration");
-    Tensor features;
-    {
-      NoGrad no_grad;
-      features = target_encoder->forward(clips);
-      features = layer_norm(features, {features.size(-1)});  // (B, N, D), no affine
-    }
+    const Tensor features = target_features(clips);
     Tensor total;
     for (size_t i = 0; i < masks.size(); ++i) {
       Tensor targets;
@@ -49,12 +60,18 @@ class VJEPA {
         NoGrad no_grad;
         targets = apply_masks(features, {masks[i].target});
       }
-      Tensor z = predictor->forward(encoder->forward(clips, {masks[i].context}), {masks[i].context},
-                                    {masks[i].target}, static_cast<int64_t>(i));
-      Tensor li = l1_loss(z, targets);
+      Tensor li = l1_loss(predict(clips, masks[i], static_cast<int64_t>(i)), targets);
       total = total.defined() ? total + li : li;
     }
     return total / static_cast<double>(masks.size());
+  }
+
+  // The loss's L1 term per clip, without a graph: mean |prediction - target features| over the
+  // target tokens and features of each clip, (B). The surprise of an intuitive-physics test.
+  Tensor prediction_error(const Tensor& clips, const MaskPair& masks, int64_t mask_index) const {
+    NoGrad no_grad;
+    const Tensor targets = apply_masks(target_features(clips), {masks.target});  // (B, Kp, D)
+    return mean(abs(predict(clips, masks, mask_index) - targets), {1, 2});
   }
 
   const VJEPAConfig& config() const { return config_; }

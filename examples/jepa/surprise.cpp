@@ -1,0 +1,140 @@
+// `jepa surprise --checkpoint DIR`: the intuitive-physics test of V-JEPA (Garrido et al., 2025)
+// on the physics world. For each impossible event (a ball vanishes behind the occluder, teleports,
+// or reverses without a collision), N scenes are rendered twice: as they happen, and with the
+// event at frame e. The twins are identical before e, so the model gets the same context: the
+// tubelets wholly before e. Its surprise at a clip is the predictor's L1 error against the layer-
+// normed target-encoder features of every later tubelet (VJEPA::prediction_error). The score of a
+// kind is the AUC (Mann-Whitney) of telling impossible from possible clips by that error, and the
+// fraction of twin pairs where the impossible one is the more surprising; the same for a randomly
+// initialised model as the baseline.
+// Ends with {"surprise_auc_vanish":..,"surprise_auc_teleport":..,"surprise_auc_reverse":..,
+// "random_init_auc_vanish":..,...}.
+#include <jepa/io/atomic_file.hpp>
+
+#include "commands.hpp"
+#include "physics_data.hpp"
+#include "vjepa_options.hpp"
+
+namespace jepa::tool {
+namespace {
+
+struct SurpriseFlags {
+  std::string checkpoint;
+  int64_t pairs = 200, batch = 32, mask_index = -1, threads = 0;
+};
+
+// P(a random impossible error > a random possible one), ties counting one half.
+double mann_whitney_auc(const std::vector<double>& impossible, const std::vector<double>& possible) {
+  double wins = 0;
+  for (const double a : impossible)
+    for (const double b : possible) wins += a > b ? 1.0 : a == b ? 0.5 : 0.0;
+  return wins / static_cast<double>(impossible.size() * possible.size());
+}
+
+// Fraction of twin pairs whose impossible clip is the more surprising, ties counting one half.
+double pair_accuracy(const std::vector<double>& impossible, const std::vector<double>& possible) {
+  double wins = 0;
+  for (size_t i = 0; i < impossible.size(); ++i)
+    wins += impossible[i] > possible[i] ? 1.0 : impossible[i] == possible[i] ? 0.5 : 0.0;
+  return wins / static_cast<double>(impossible.size());
+}
+
+struct Errors {
+  std::vector<double> possible, impossible;
+};
+
+// The surprise of every clip of both sets. Pairs are grouped by their number of context tubelets,
+// so that each batch has rectangular masks.
+Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& possible, const Tensor& impossible,
+                const std::vector<int64_t>& context_steps, int64_t batch) {
+  const models::ViTConfig& c = model.config().encoder;
+  const int64_t plane = c.grid() * c.grid(), tokens = c.num_patches(), n = possible.size(0);
+  Errors out{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
+  std::map<int64_t, std::vector<int64_t>> groups;
+  for (int64_t i = 0; i < n; ++i) groups[context_steps[static_cast<size_t>(i)]].push_back(i);
+  for (const auto& [steps, members] : groups) {
+    const int64_t kept = steps * plane;
+    for (size_t first = 0; first < members.size(); first += static_cast<size_t>(batch)) {
+      const size_t last = std::min(members.size(), first + static_cast<size_t>(batch));
+      const std::vector<int64_t> part(members.begin() + static_cast<std::ptrdiff_t>(first),
+                                      members.begin() + static_cast<std::ptrdiff_t>(last));
+      const auto b = static_cast<int64_t>(part.size());
+      const Tensor idx = from_vector(part, {b});
+      const Tensor clips = cat({index_select(possible, 0, idx), index_select(impossible, 0, idx)});  // (2b, 1, T, H, W)
+      const models::MaskPair masks{arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous(),
+                                   arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous()};
+      const std::vector<double> errors = model.prediction_error(clips, masks, mask_index).to_vector<double>();
+      for (int64_t k = 0; k < b; ++k) {
+        out.possible[static_cast<size_t>(part[k])] = errors[static_cast<size_t>(k)];
+        out.impossible[static_cast<size_t>(part[k])] = errors[static_cast<size_t>(b + k)];
+      }
+    }
+  }
+  return out;
+}
+
+void surprise_test(const SurpriseFlags& flags) {
+  use_threads(flags.threads);
+  JEPA_CHECK(flags.pairs > 0 && flags.batch > 0, "surprise", "needs pairs and a batch size > 0, got ", flags.pairs,
+             " and ", flags.batch);
+  const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint);
+  const VJEPARunOptions& run = trained.run;
+  const int64_t tokens_of_mask = static_cast<int64_t>(run.mask_config().masks.size());
+  // The predictor learnt forecasting with the future-prediction mask's token, when the run had one.
+  const int64_t mask_index = flags.mask_index >= 0 ? flags.mask_index : run.future_keep > 0 ? 2 : 0;
+  JEPA_CHECK(mask_index < tokens_of_mask, "surprise", "--mask-index ", mask_index, " is not one of the run's ",
+             tokens_of_mask, " mask tokens");
+  const PhysicsConfig world = run.physics_config();
+  const PixelStats stats = pixel_stats(world, run.seed);
+  const std::vector<uint64_t> seeds = clip_seeds(run.seed, ClipStream::surprise, 0, flags.pairs);
+  std::cout << "surprise test of " << trained.path << " (step " << trained.step << "): " << flags.pairs
+            << " pairs per event, mask token " << mask_index << "\n";
+
+  const Tensor possible = normalize(generate_batch(world, seeds).frames, stats);
+  std::map<std::string, double> figures;
+  for (const Event kind : {Event::vanish, Event::teleport, Event::reverse}) {
+    const ClipBatch impossible = generate_batch(world, seeds, kind);
+    std::vector<int64_t> context_steps;
+    for (const int64_t e : impossible.event_frame.to_vector<int64_t>()) context_steps.push_back(e / run.tubelet);
+    const Tensor frames = normalize(impossible.frames, stats);
+    for (const bool random : {false, true}) {
+      const models::VJEPA& model = random ? *trained.random_init : *trained.model;
+      const Errors errors = surprise(model, mask_index, possible, frames, context_steps, flags.batch);
+      const std::string name = event_name(kind), prefix = random ? "random_init_" : "surprise_";
+      figures[prefix + "auc_" + name] = mann_whitney_auc(errors.impossible, errors.possible);
+      figures[prefix + "pair_acc_" + name] = pair_accuracy(errors.impossible, errors.possible);
+      std::cout << (random ? "random-init model, " : "V-JEPA, ") << name << ": AUC " << figures[prefix + "auc_" + name]
+                << ", impossible twin more surprising in " << figures[prefix + "pair_acc_" + name] << " of pairs"
+                << std::endl;
+    }
+  }
+
+  std::ostringstream line;
+  line << "{";
+  for (const char* prefix : {"surprise_", "random_init_"})
+    for (const char* measure : {"auc_", "pair_acc_"})
+      for (const char* kind : {"vanish", "teleport", "reverse"}) {
+        const std::string key = std::string(prefix) + measure + kind;
+        line << "\"" << key << "\":" << figures.at(key) << ",";
+      }
+  line << "\"pairs\":" << flags.pairs << ",\"step\":" << trained.step << "}";
+  write_file_atomically(fs::path(flags.checkpoint) / "surprise.json", line.str() + "\n", "surprise");
+  std::cout << line.str() << std::endl;
+}
+
+}  // namespace
+
+void register_surprise(CLI::App& app) {
+  auto flags = std::make_shared<SurpriseFlags>();
+  CLI::App* cmd = app.add_subcommand("surprise", "intuitive-physics surprise test: AUC of impossible vs possible clips");
+  cmd->add_option("--checkpoint", flags->checkpoint, "directory written by train-vjepa")->required();
+  cmd->add_option("--pairs", flags->pairs, "possible/impossible clip pairs per event kind")->capture_default_str();
+  cmd->add_option("--batch", flags->batch, "pairs per forward pass")->capture_default_str();
+  cmd->add_option("--mask-index", flags->mask_index,
+                  "predictor mask token (-1: the future-prediction mask's if the run has one, else 0)")
+      ->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "CPU threads (0: OpenMP's default)");
+  cmd->callback([flags] { surprise_test(*flags); });
+}
+
+}  // namespace jepa::tool

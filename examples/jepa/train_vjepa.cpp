@@ -1,0 +1,65 @@
+// `jepa train-vjepa`: pretrains V-JEPA on clips of the synthetic physics world, on the CPU by
+// default. Writes to --out: checkpoint.safetensors, metrics.jsonl and loss.png (training_run.hpp).
+// The loader thread generates each batch's clips (physics_data.hpp) and samples its 3-D masks from
+// the global step, so `--resume DIR` reproduces an uninterrupted run with the same thread count.
+#include "commands.hpp"
+#include "physics_data.hpp"
+#include "vjepa_options.hpp"
+
+namespace jepa::tool {
+namespace {
+
+struct VideoBatch {
+  Tensor clips;  // (B, 1, T, H, W), normalized
+  std::vector<models::MaskPair> masks;  // one per mask configuration
+};
+
+void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
+  const SafeTensors resumed = start_training(flags, kVJEPATrainFormat, "train-vjepa");
+  const VJEPARunOptions& run = flags.run;
+  const OptimizationOptions& optim = run.optim;
+  const PhysicsConfig world = run.physics_config();
+  world.validate();
+  const int64_t steps_per_epoch = run.clips / optim.batch;
+  JEPA_CHECK(steps_per_epoch > 0, "train-vjepa", run.clips, " clips give no full batch of ", optim.batch);
+
+  Generator init(run.seed);
+  models::VJEPA model(run.model_config(), init);
+  models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder,
+                              optim.recipe(steps_per_epoch, run.ipe_scale));
+  if (!flags.resume.empty()) trainer.load_state_dict(resumed.tensors);
+  const int64_t first = trainer.steps_taken();
+  const models::ViTConfig& encoder = model.config().encoder;
+  std::cout << "V-JEPA: width " << encoder.dim << ", depth " << encoder.depth << ", " << encoder.heads << " heads, "
+            << encoder.num_patches() << " tubelets of " << encoder.tubelet << "x" << encoder.patch_size << "x"
+            << encoder.patch_size << "; " << model.encoder->num_parameters() / 1e6 << "M encoder + "
+            << model.predictor->num_parameters() / 1e6 << "M predictor parameters; " << run.clips << " clips of "
+            << run.frames << "x" << run.img << "x" << run.img << ", batch " << optim.batch << ", " << optim.epochs
+            << " epochs (" << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads"
+            << (first > 0 ? ", resuming at step " + std::to_string(first) : std::string()) << "\n";
+
+  const PixelStats stats = pixel_stats(world, run.seed);
+  const models::MultiBlockMask3D masker(run.mask_config());
+  BatchLoader<VideoBatch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
+    const ClipBatch clips = generate_batch(world, clip_seeds(run.seed, ClipStream::train, plan.indices));
+    const models::MaskBatch masks = masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step);
+    VideoBatch batch{normalize(clips.frames, stats), {}};
+    for (size_t i = 0; i < masks.context.size(); ++i) batch.masks.push_back({masks.context[i], masks.targets[i]});
+    return batch;
+  });
+
+  TrainingRun training = training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (L1)", steps_per_epoch);
+  training.unit = "clip";
+  run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) { return model.loss(b.clips, b.masks); }, training);
+}
+
+}  // namespace
+
+void register_train_vjepa(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags<VJEPARunOptions>>();
+  CLI::App* cmd = app.add_subcommand("train-vjepa", "pretrain V-JEPA on synthetic physics clips (CPU quick-start by default)");
+  add_train_flags(cmd, *flags);
+  cmd->callback([flags] { train_vjepa(*flags); });
+}
+
+}  // namespace jepa::tool

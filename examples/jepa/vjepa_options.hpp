@@ -1,0 +1,130 @@
+// Every setting of a V-JEPA run, defined once (run_options.hpp): flags, checkpoint metadata (so
+// `probe-video`, `surprise` and `--resume` rebuild the exact run), model, world and mask configs.
+// The recipe is the official V-JEPA one (configs/pretrain/vitl16.yaml: lr 2e-4 -> 6.25e-4 -> 1e-6,
+// wd 0.04 -> 0.4, EMA 0.998 -> 1, clip 10, ipe_scale 1.25, short- and long-range masks) on the
+// synthetic physics world; the defaults are the CPU quick-start's model and data sizes.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <jepa/data/physics_world.hpp>
+#include <jepa/models/multiblock_mask3d.hpp>
+#include <jepa/models/vjepa.hpp>
+
+#include "run_options.hpp"
+
+namespace jepa::tool {
+
+struct VJEPARunOptions {
+  // model
+  std::string model = "vit_tiny";
+  int64_t dim = 128, depth = 3, heads = 4, patch = 8, tubelet = 2;
+  int64_t pred_dim = 64, pred_depth = 2;
+  // data: clips of the physics world; the training set is `clips` generated clips
+  int64_t frames = 16, img = 32, min_balls = 1, max_balls = 3, clips = 32000;
+  // optimisation
+  OptimizationOptions optim{1, 16, 0.1, 2e-4, 6.25e-4, 1e-6, 0.04, 0.4, 0.998, 1.0, 10.0};
+  double ipe_scale = 1.25;
+  // masks (scales are fractions of the spatial token grid; blocks span the whole clip in time)
+  int64_t short_blocks = 8, long_blocks = 2, future_blocks = 1;
+  double short_scale = 0.15, long_scale = 0.7, future_scale = 0.15, future_keep = 0.0;
+  double aspect_min = 0.75, aspect_max = 1.5;
+  uint64_t seed = 0;
+
+  // Calls f(name, field, help) for every setting, in a fixed order.
+  template <class F>
+  void visit(F&& f) {
+    f("model", model, "ViT size: vit_tiny, vit_small, vit_base, vit_large, vit_huge, vit_giant");
+    f("dim", dim, "encoder width (overrides the size's; 0 keeps it)");
+    f("depth", depth, "encoder blocks (overrides the size's; 0 keeps it)");
+    f("heads", heads, "attention heads (overrides the size's; 0 keeps them)");
+    f("patch", patch, "patch size in pixels");
+    f("tubelet", tubelet, "frames per tubelet");
+    f("pred-dim", pred_dim, "predictor width");
+    f("pred-depth", pred_depth, "predictor blocks");
+    f("frames", frames, "frames per clip");
+    f("img", img, "frame height and width in pixels");
+    f("min-balls", min_balls, "fewest balls in a clip");
+    f("max-balls", max_balls, "most balls in a clip");
+    f("clips", clips, "training clips (the dataset an epoch goes through)");
+    optim.visit(f);
+    f("ipe-scale", ipe_scale, "schedules run over ipe_scale * epochs (V-JEPA: 1.25, a truncated cosine)");
+    f("short-blocks", short_blocks, "short-range mask: blocks per clip");
+    f("short-scale", short_scale, "short-range mask: block area");
+    f("long-blocks", long_blocks, "long-range mask: blocks per clip");
+    f("long-scale", long_scale, "long-range mask: block area");
+    f("future-keep", future_keep,
+      "adds a third mask whose context is the first fraction of the clip only (0: off, as official)");
+    f("future-blocks", future_blocks, "that mask's blocks per clip");
+    f("future-scale", future_scale, "that mask's block area");
+    f("aspect-min", aspect_min, "mask block aspect ratio, low");
+    f("aspect-max", aspect_max, "mask block aspect ratio, high");
+    f("seed", seed, "random seed (weights, clips, data order, masks)");
+  }
+
+  models::VJEPAConfig model_config() const {
+    models::VJEPAConfig c;
+    c.encoder = models::vit_config(model, img, patch, 1);
+    if (dim > 0) c.encoder.dim = dim;
+    if (depth > 0) c.encoder.depth = depth;
+    if (heads > 0) c.encoder.heads = heads;
+    c.encoder.frames = frames;
+    c.encoder.tubelet = tubelet;
+    c.encoder.rescale_residual_init = false;  // the official script re-initialises every Linear
+    c.predictor = models::predictor_for(c.encoder, pred_dim, pred_depth);
+    c.predictor.num_mask_tokens = static_cast<int64_t>(mask_config().masks.size());
+    return c;
+  }
+
+  PhysicsConfig physics_config() const {
+    PhysicsConfig p;
+    p.frames = frames;
+    p.height = p.width = img;
+    p.min_balls = min_balls;
+    p.max_balls = max_balls;
+    return p;
+  }
+
+  models::MultiBlockMask3DConfig mask_config() const {
+    models::MultiBlockMask3DConfig m;
+    m.frames = frames / tubelet;
+    m.height = m.width = img / patch;
+    const models::UniformRange aspect{aspect_min, aspect_max};
+    auto spec = [&](double scale, int64_t blocks, double keep) {
+      return models::MaskSpec3D{{scale, scale}, {1.0, 1.0}, aspect, blocks, keep, std::nullopt};
+    };
+    m.masks = {spec(short_scale, short_blocks, 1.0), spec(long_scale, long_blocks, 1.0)};
+    if (future_keep > 0) m.masks.push_back(spec(future_scale, future_blocks, future_keep));
+    m.seed = seed;
+    return m;
+  }
+};
+
+// The tag in the metadata of train-vjepa checkpoints.
+inline constexpr const char* kVJEPATrainFormat = "jepa-cpp/vjepa-train/1";
+
+// A V-JEPA run rebuilt from its checkpoint directory, and an untrained model of the same shape
+// (seeded differently from the run's own initialisation) for baselines.
+struct TrainedVJEPA {
+  VJEPARunOptions run;
+  std::string path, step;
+  std::unique_ptr<models::VJEPA> model, random_init;
+};
+
+inline TrainedVJEPA load_vjepa_run(const std::string& dir) {
+  TrainedVJEPA out;
+  const SafeTensors saved = load_run_checkpoint(dir, kVJEPATrainFormat);
+  out.path = (fs::path(dir) / "checkpoint.safetensors").string();
+  out.run = from_metadata<VJEPARunOptions>(saved.metadata, out.path);
+  out.step = saved.metadata.at("step");
+  const models::VJEPAConfig config = out.run.model_config();
+  Generator init(out.run.seed), other(out.run.seed + 1);
+  out.model = std::make_unique<models::VJEPA>(config, init);
+  out.model->encoder->load_state_dict(models::with_prefix(saved.tensors, "encoder."));
+  out.model->predictor->load_state_dict(models::with_prefix(saved.tensors, "predictor."));
+  out.model->target_encoder->load_state_dict(models::with_prefix(saved.tensors, "target_encoder."));
+  out.random_init = std::make_unique<models::VJEPA>(config, other);
+  return out;
+}
+
+}  // namespace jepa::tool

@@ -71,7 +71,8 @@ std::shared_ptr<models::AttentiveProbe> make_probe(const TrainedVJEPA& trained, 
 // R^2 on the test set of a probe trained to regress standardized `train_y` (N, k).
 double regression_r2(const TrainedVJEPA& trained, const Tensor& train_x, const Tensor& train_y, const Tensor& test_x,
                      const Tensor& test_y, const models::ProbeOptions& options) {
-  const auto [y_train, y_test] = models::standardize(train_y, test_y);
+  const models::Standardized y = models::standardize(train_y, test_y);  // no binding: clang 15 captures none
+  const Tensor &y_train = y.train, &y_test = y.test;
   Generator gen(options.seed);
   const auto probe = make_probe(trained, train_y.size(1), gen);
   models::fit_probe(*probe, train_x.size(0), options, gen, [&](const Tensor& idx) {

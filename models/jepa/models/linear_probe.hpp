@@ -34,7 +34,9 @@ inline ProbeResult linear_probe(const Tensor& train_x, const Tensor& train_y, co
   JEPA_CHECK(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1), "linear_probe",
              "features must be (N, D) with the same D, got ", train_x.shape(), " and ", test_x.shape());
   const int64_t n = train_x.size(0), classes = static_cast<int64_t>(max(train_y.to(DType::f64)).item()) + 1;
-  const auto [x_train, x_test] = standardize(train_x, test_x);
+  // Named tensors, not a structured binding: clang 15 (hipcc) cannot capture bindings in lambdas.
+  const Standardized x = standardize(train_x, test_x);
+  const Tensor &x_train = x.train, &x_test = x.test;
   Generator gen(options.seed);
   auto head = std::make_shared<nn::Linear>(train_x.size(1), classes, true, gen, 0.01);
   fit_probe(*head, n, options, gen, [&](const Tensor& idx) {

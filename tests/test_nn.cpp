@@ -4,6 +4,7 @@
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/vjepa.hpp>
 #include <jepa/models/attentive_probe.hpp>
+#include <jepa/models/linear_probe.hpp>
 #include <jepa/models/trainer.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/clip.hpp>
@@ -30,6 +31,28 @@ TEST_CASE("ViT state_dict names and order follow the official checkpoints") {
   CHECK(vit.forward(x).shape() == Shape{3, 49, 192});
   Tensor m = from_vector(std::vector<int64_t>{0, 5, 9, 1, 2, 3, 48, 47, 46}, {3, 3});
   CHECK(vit.forward(x, {m, m}).shape() == Shape{6, 3, 192});
+}
+
+TEST_CASE("ViT outputs of the last blocks: the last is forward(x); probes pool and concatenate them") {
+  Generator gen(1);
+  models::ViTConfig c = models::vit_config("vit_tiny", 8, 4, 1);
+  c.depth = 3;
+  models::VisionTransformer vit(c, gen);
+  const Tensor x = uniform({2, 1, 8, 8}, 0, 1, gen);
+  NoGrad no_grad;
+  const std::vector<Tensor> last_two = vit.forward_last_blocks(x, 2);
+  REQUIRE(last_two.size() == 2);
+  const auto whole = vit.forward(x).to_vector<double>(), last = last_two[1].to_vector<double>();
+  for (size_t i = 0; i < whole.size(); ++i) CHECK(last[i] == doctest::Approx(whole[i]).epsilon(1e-6));
+  const std::vector<Tensor> all = vit.forward_last_blocks(x, 0);
+  REQUIRE(all.size() == 3);
+  CHECK(max(abs(all[1] - last_two[0])).item() == 0.0);
+  CHECK(max(abs(all[0] - all[1])).item() > 1e-3);  // different blocks, different features
+  const Tensor pooled = models::pooled_features(vit, x, 0, 1);  // batch of one image: the concatenation
+  CHECK(pooled.shape() == Shape{2, 3 * 192});
+  const auto p = pooled.to_vector<double>(), first_block = mean(all[0], {1}).to_vector<double>();
+  for (int64_t d = 0; d < 192; ++d) CHECK(p[static_cast<size_t>(d)] == doctest::Approx(first_block[static_cast<size_t>(d)]).epsilon(1e-6));
+  CHECK_THROWS_WITH(vit.forward_last_blocks(x, 4), doctest::Contains("between 0 (all) and the depth 3, got 4"));
 }
 
 TEST_CASE("residual-branch init is scaled by 1/sqrt(2 l) and load_state_dict checks names and shapes") {

@@ -1,6 +1,6 @@
 // `jepa probe --checkpoint DIR`: linear probe of a trained I-JEPA encoder on Fashion-MNIST.
 // Logistic regression on the frozen, average-pooled features of the target encoder (the one the
-// official evaluations use), trained on the train split and scored on the test split; in the same
+// official evaluations use), concatenated over its blocks (--last-blocks), trained on the train split and scored on the test split; in the same
 // run, the same probe on a randomly initialised encoder of the same shape and on raw pixels.
 // Ends with {"probe_acc":..,"random_init_probe_acc":..,"pixel_probe_acc":..}.
 #include <filesystem>
@@ -20,16 +20,17 @@ namespace {
 
 struct ProbeFlags {
   std::string checkpoint, data;
-  int64_t limit_train = 0, limit_test = 0, threads = 0;
+  int64_t limit_train = 0, limit_test = 0, threads = 0, last_blocks = 0;
   models::ProbeOptions probe;
 };
 
 Tensor first_rows(const Tensor& t, int64_t limit) { return limit > 0 ? t.narrow(0, 0, std::min(limit, t.size(0))) : t; }
 
-Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& images, const std::string& what) {
+Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& images, int64_t last_blocks,
+                        const std::string& what) {
   ProgressBar bar(images.size(0), ProgressOptions{"img", 0.1, 10.0});
   std::cout << "features: " << what << "\n";
-  return models::pooled_features(encoder, images, 256, [&](int64_t done, int64_t) { bar.update(done, 0, {}, done); });
+  return models::pooled_features(encoder, images, last_blocks, 256, [&](int64_t done, int64_t) { bar.update(done, 0, {}, done); });
 }
 
 void probe(const ProbeFlags& flags) {
@@ -59,10 +60,10 @@ void probe(const ProbeFlags& flags) {
     std::cout << what << ": train accuracy " << r.train_accuracy << ", test accuracy " << r.test_accuracy << "\n";
     return r.test_accuracy;
   };
-  const double ours = score(encoder_features(trained, train_x, "I-JEPA target encoder, train"),
-                            encoder_features(trained, test_x, "I-JEPA target encoder, test"), "I-JEPA encoder");
-  const double random = score(encoder_features(random_init, train_x, "random-init encoder, train"),
-                              encoder_features(random_init, test_x, "random-init encoder, test"), "random-init encoder");
+  const double ours = score(encoder_features(trained, train_x, flags.last_blocks, "I-JEPA target encoder, train"),
+                            encoder_features(trained, test_x, flags.last_blocks, "I-JEPA target encoder, test"), "I-JEPA encoder");
+  const double random = score(encoder_features(random_init, train_x, flags.last_blocks, "random-init encoder, train"),
+                              encoder_features(random_init, test_x, flags.last_blocks, "random-init encoder, test"), "random-init encoder");
   const double pixels = score(train_x.flatten(1), test_x.flatten(1), "raw pixels");
 
   std::ostringstream line;
@@ -83,6 +84,8 @@ void register_probe(CLI::App& app) {
   cmd->add_option("--limit-test", flags->limit_test, "use the first N test images (0: all)");
   cmd->add_option("--epochs", flags->probe.epochs, "probe training epochs")->capture_default_str();
   cmd->add_option("--lr", flags->probe.lr, "probe learning rate")->capture_default_str();
+  cmd->add_option("--last-blocks", flags->last_blocks, "concatenate the pooled outputs of this many last blocks (0: all)")
+      ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "CPU threads (0: OpenMP's default)");
   cmd->callback([flags] { probe(*flags); });
 }

@@ -14,15 +14,20 @@ struct ProbeResult {
   double train_accuracy = 0, test_accuracy = 0;
 };
 
-// Mean over tokens of the encoder's output: (N, C, H, W) images -> (N, D), in batches, no graph.
-inline Tensor pooled_features(const VisionTransformer& encoder, const Tensor& images, int64_t batch_size = 256,
+// Mean over tokens of the encoder's output, concatenated over its last `last_blocks` blocks (0: all;
+// each through the final norm): (N, C, H, W) images -> (N, blocks * D), in batches, no graph.
+inline Tensor pooled_features(const VisionTransformer& encoder, const Tensor& images, int64_t last_blocks = 0,
+                              int64_t batch_size = 256,
                               const std::function<void(int64_t, int64_t)>& progress = nullptr) {
   NoGrad no_grad;
   const int64_t n = images.size(0);
   std::vector<Tensor> parts;
   for (int64_t i = 0; i < n; i += batch_size) {
     const int64_t b = std::min(batch_size, n - i);
-    parts.push_back(mean(encoder.forward(images.narrow(0, i, b)), {1}));
+    std::vector<Tensor> pooled;
+    for (const Tensor& tokens : encoder.forward_last_blocks(images.narrow(0, i, b), last_blocks))
+      pooled.push_back(mean(tokens, {1}));
+    parts.push_back(cat(pooled, 1));
     if (progress) progress(i + b, n);
   }
   return cat(parts, 0);

@@ -87,6 +87,23 @@ class VisionTransformer : public nn::Module {
     return norm->forward(tokens);
   }
 
+  // The final norm applied to the outputs of the last `count` blocks (0: all), in block order, each
+  // (B, N, D); the last one is forward(x). Linear probes concatenate them, as DINO's evaluation does
+  // and as users of the official I-JEPA checkpoints found best (ijepa#47: 77% last, 80.8% last 4).
+  std::vector<Tensor> forward_last_blocks(const Tensor& x, int64_t count) const {
+    const auto depth = static_cast<int64_t>(blocks.size());
+    JEPA_CHECK(count >= 0 && count <= depth, "VisionTransformer::forward_last_blocks",
+               "count must be between 0 (all) and the depth ", depth, ", got ", count);
+    const int64_t first_kept = count == 0 ? 0 : depth - count;
+    Tensor tokens = patch_embed->forward(x) + pos_embed;
+    std::vector<Tensor> outputs;
+    for (int64_t i = 0; i < depth; ++i) {
+      tokens = blocks[static_cast<size_t>(i)]->forward(tokens);
+      if (i >= first_kept) outputs.push_back(norm->forward(tokens));
+    }
+    return outputs;
+  }
+
   const ViTConfig& config() const { return config_; }
 
   Tensor pos_embed;  // (1, N, D), fixed

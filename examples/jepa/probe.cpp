@@ -1,7 +1,8 @@
 // `jepa probe --checkpoint DIR`: linear probe of a trained I-JEPA encoder on Fashion-MNIST.
 // Logistic regression on the frozen, average-pooled features of the target encoder (the one the
-// official evaluations use), concatenated over its blocks (--last-blocks), trained on the train split and scored on the test split; in the same
-// run, the same probe on a randomly initialised encoder of the same shape and on raw pixels.
+// official evaluations use), concatenated over its blocks (--last-blocks), trained on the train
+// split and scored on the test split; in the same run, the same probe on a randomly initialised
+// encoder of the same shape and on raw pixels.
 // Ends with {"probe_acc":..,"random_init_probe_acc":..,"pixel_probe_acc":..}.
 #include <filesystem>
 #include <iostream>

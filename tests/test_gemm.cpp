@@ -1,6 +1,6 @@
 // CPU GEMM against a naive triple loop in double: every transpose case, odd sizes, padded leading
-// dims, alpha/beta (beta == 0 overwrites NaN), batched and strided-batched forms, f32 and f64,
-// with every kernel this machine can run forced in turn.
+// dims, alpha/beta (beta == 0 overwrites NaN), the bias added to every row, batched and
+// strided-batched forms, f32 and f64, with every kernel this machine can run forced in turn.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -26,14 +26,15 @@ struct Case {
   bool trans_a, trans_b;
   int64_t M, N, K;
   double alpha, beta;
+  bool with_bias = false;
 };
 
 // One product's operands, stored with leading dims wider than their rows; C's padding holds a
-// sentinel that must survive.
+// sentinel that must survive. bias is empty unless the case has one.
 template <class T>
 struct Operands {
   int64_t lda, ldb, ldc;
-  std::vector<T> a, b, c;
+  std::vector<T> a, b, c, bias;
   Operands(const Case& t, std::mt19937& rng) {
     std::uniform_real_distribution<double> u(-1, 1);
     const int64_t a_rows = t.trans_a ? t.K : t.M, a_cols = t.trans_a ? t.M : t.K;
@@ -49,7 +50,12 @@ struct Operands {
         c[i * ldc + j] = j >= t.N      ? T(1234)
                          : t.beta == 0 ? std::numeric_limits<T>::quiet_NaN()
                                        : static_cast<T>(u(rng));
+    if (t.with_bias) {
+      bias.resize(static_cast<size_t>(t.N));
+      for (T& x : bias) x = static_cast<T>(u(rng));
+    }
   }
+  const T* bias_or_null() const { return bias.empty() ? nullptr : bias.data(); }
 };
 
 // Checks `out` (the product computed into a copy of `in`) against the naive product, with a
@@ -78,10 +84,14 @@ void check_product(const Case& t, const Operands<T>& in, const std::vector<T>& o
         expected += t.beta * in.c[i * in.ldc + j];
         magnitude += std::abs(t.beta * in.c[i * in.ldc + j]);
       }
+      if (t.with_bias) {
+        expected += in.bias[j];
+        magnitude += std::abs(in.bias[j]);
+      }
       bad += !(std::abs(got - expected) <= 4 * (t.K + 2) * eps * magnitude + 1e-300);
     }
   CHECK_MESSAGE(bad == 0, bad, " wrong elements in ", t.M, "x", t.N, "x", t.K, " trans_a=", t.trans_a,
-                " trans_b=", t.trans_b, " alpha=", t.alpha, " beta=", t.beta);
+                " trans_b=", t.trans_b, " alpha=", t.alpha, " beta=", t.beta, " bias=", t.with_bias);
 }
 
 template <class T>
@@ -89,7 +99,7 @@ void check_single(const Case& t, Isa isa, std::mt19937& rng) {
   const Operands<T> in(t, rng);
   std::vector<T> out = in.c;
   cpu::gemm<T>(t.trans_a, t.trans_b, t.M, t.N, t.K, static_cast<T>(t.alpha), in.a.data(), in.lda, in.b.data(), in.ldb,
-               static_cast<T>(t.beta), out.data(), in.ldc, isa);
+               static_cast<T>(t.beta), out.data(), in.ldc, isa, in.bias_or_null());
   check_product(t, in, out);
 }
 
@@ -124,14 +134,32 @@ void check_alpha_beta(Isa isa) {
   check_single<T>({false, true, 9, 10, 0, 1.0, 0.0}, isa, rng);
 }
 
+// The bias, added once to each element after the last depth block: several depth blocks with
+// partial row and column tiles, a product whose rows the team shares, one whose columns it
+// splits (over two column blocks), and the paths that skip the product (K == 0, alpha == 0).
+template <class T>
+void check_bias(Isa isa) {
+  std::mt19937 rng(17);
+  for (bool trans_a : {false, true})
+    for (bool trans_b : {false, true})
+      for (double beta : {0.0, 1.0}) {
+        check_single<T>({trans_a, trans_b, 37, 65, 600, 1, beta, true}, isa, rng);
+        check_single<T>({trans_a, trans_b, 200, 150, 270, -0.5, beta, true}, isa, rng);
+        check_single<T>({trans_a, trans_b, 12, 1100, 260, 1, beta, true}, isa, rng);
+        check_single<T>({trans_a, trans_b, 7, 17, 0, 1, beta, true}, isa, rng);
+        check_single<T>({trans_a, trans_b, 7, 17, 5, 0, beta, true}, isa, rng);
+      }
+}
+
 // Batches through both entry points: many small products (one per thread) and a few large ones
-// (the team shares each), with the first operand broadcast across the batch.
+// (the team shares each), with the first operand, and the bias when there is one, shared by the
+// batch.
 template <class T>
 void check_batched(Isa isa) {
   std::mt19937 rng(13);
   for (auto [batch, size] : {std::pair{int64_t{24}, int64_t{49}}, {int64_t{3}, int64_t{300}}, {int64_t{5}, int64_t{9}}})
     for (bool trans_b : {false, true}) {
-      const Case t{false, trans_b, size, size + 15, 64, 1.0, batch == 3 ? 0.5 : 0.0};
+      const Case t{false, trans_b, size, size + 15, 64, 1.0, batch == 3 ? 0.5 : 0.0, trans_b};
       const Operands<T> shared_a(t, rng);
       std::vector<Operands<T>> items;
       for (int64_t i = 0; i < batch; ++i) items.emplace_back(t, rng);
@@ -145,10 +173,11 @@ void check_batched(Isa isa) {
         c.push_back(outs[i].data());
       }
       cpu::gemm_batched<T>(t.trans_a, t.trans_b, t.M, t.N, t.K, T(t.alpha), a.data(), shared_a.lda, b.data(),
-                           items[0].ldb, T(t.beta), c.data(), items[0].ldc, batch, isa);
+                           items[0].ldb, T(t.beta), c.data(), items[0].ldc, batch, isa, shared_a.bias_or_null());
       for (int64_t i = 0; i < batch; ++i) {
         Operands<T> expected = items[i];
         expected.a = shared_a.a;
+        expected.bias = shared_a.bias;
         check_product(t, expected, outs[i]);
       }
 
@@ -162,10 +191,11 @@ void check_batched(Isa isa) {
       }
       cpu::gemm_strided_batched<T>(t.trans_a, t.trans_b, t.M, t.N, t.K, T(t.alpha), shared_a.a.data(), shared_a.lda,
                                    0, all_b.data(), items[0].ldb, stride_b, T(t.beta), all_c.data(), items[0].ldc,
-                                   stride_c, batch, isa);
+                                   stride_c, batch, isa, shared_a.bias_or_null());
       for (int64_t i = 0; i < batch; ++i) {
         Operands<T> expected = items[i];
         expected.a = shared_a.a;
+        expected.bias = shared_a.bias;
         const auto first = all_c.begin() + i * stride_c;
         check_product(t, expected, std::vector<T>(first, first + static_cast<int64_t>(items[i].c.size())));
       }
@@ -187,6 +217,14 @@ TEST_CASE("gemm alpha and beta follow BLAS: beta == 0 overwrites NaN, alpha == 0
     CAPTURE(cpu::isa_name(isa));
     check_alpha_beta<float>(isa);
     check_alpha_beta<double>(isa);
+  }
+}
+
+TEST_CASE("gemm adds the bias to every row once, after the last depth block, on every path") {
+  for (Isa isa : runnable_isas()) {
+    CAPTURE(cpu::isa_name(isa));
+    check_bias<float>(isa);
+    check_bias<double>(isa);
   }
 }
 

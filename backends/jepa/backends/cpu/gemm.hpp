@@ -1,14 +1,19 @@
-// CPU matrix multiply: C = alpha * op(A) * op(B) + beta * C, row-major, op = identity or
+// CPU matrix multiply: C = alpha * op(A) * op(B) + beta * C + bias, row-major, op = identity or
 // transpose, with leading dimensions; beta == 0 never reads C (NaN there is overwritten) and
-// alpha == 0 never reads A or B, as in BLAS. The batched form takes arrays of matrix pointers,
-// which covers broadcast batch dims and strided batches alike.
+// alpha == 0 never reads A or B, as in BLAS. The optional bias (N elements, null by default) is
+// added to every row of C, of every product of a batch: Linear's bias, folded into the GEMM so
+// that C is written once rather than filled with the bias and then read back by a beta = 1 GEMM.
+// The batched form takes arrays of matrix pointers, which covers broadcast batch dims and strided
+// batches alike.
 //
 // Algorithm (Goto/BLIS): C is computed in blocks of kColumnBlock columns x kDepthBlock depth; per
 // block, the panels of op(B) are packed once into a buffer shared by the threads (it stays in L2),
 // then each thread walks its share of mr-row panels of op(A): it packs a panel (or a block of
 // panels, see kPanelsPerABlock) and runs the micro-kernel (gemm/{avx512,avx2,portable}.hpp) on it
 // against every B panel. Packing (gemm/pack.hpp) handles the four transpose cases. The kernel is
-// picked at run time from the CPU's ISA; f64 always uses the portable kernel.
+// picked at run time from the CPU's ISA; f64 always uses the portable kernel. The micro-kernel
+// adds the bias as it stores a tile after the tile's last depth block (earlier blocks pass none),
+// so the bias costs no extra pass over C.
 //
 // Threads: a parallel region costs 10-25 us to wake sleeping threads, so each call opens at most
 // one. Many products (attention) run one per thread; one big product (or few) is shared by the
@@ -86,6 +91,7 @@ struct GemmArgs {
   int64_t lda, ldb;
   T beta;
   int64_t ldc;
+  const T* bias;  // (N) added to every row of C, or null
 };
 
 enum class ScratchSlot { a_block, b_block };
@@ -170,6 +176,7 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
         gemm_pack::pack_b_panel<Kernel>(b, p0, kc, j0 + q * nr, std::min(nr, nc - q * nr), b_pack + q * kc * nr);
       if (nt > 1) team->wait(nt);
       const T beta = p0 == 0 ? g.beta : T(1);  // later depth blocks accumulate onto the first
+      const T* bias = p0 + kc == g.K ? g.bias : nullptr;  // added once, by the last depth block
       for (int64_t mb = claim_rows ? team->claim() : mb0; mb < (claim_rows ? m_blocks : mb1);
            mb = claim_rows ? team->claim() : mb + 1) {
         const int64_t mp0 = mb * panels_per_block, mp1 = std::min(m_panels, mp0 + panels_per_block);
@@ -178,8 +185,8 @@ void gemm_team(const GemmArgs<T>& g, const T* A, const T* B, T* C, int64_t tid, 
           const int64_t i0 = mp * mr, m = std::min(mr, g.M - i0), variant = (m - 1) / row_step;
           const T* a_panel = a_block + (mp - mp0) * mr * kDepthBlock;
           for (int64_t q = np0; q < np1; ++q)
-            tiles[variant](kc, a_panel, b_pack + q * kc * nr, C + i0 * g.ldc + j0 + q * nr, g.ldc, g.alpha, beta, m,
-                           std::min(nr, nc - q * nr));
+            tiles[variant](kc, a_panel, b_pack + q * kc * nr, C + i0 * g.ldc + j0 + q * nr, g.ldc, g.alpha, beta,
+                           bias ? bias + j0 + q * nr : nullptr, m, std::min(nr, nc - q * nr));
         }
       }
       if (nt > 1) team->wait(nt);  // the next block overwrites b_pack
@@ -206,13 +213,14 @@ void gemm_products_shared(const GemmArgs<T>& g, const T* const* A, const T* cons
   });
 }
 
-// C = beta * C, for alpha == 0 or K == 0 (A and B are not read).
+// C = beta * C + bias, for alpha == 0 or K == 0 (A and B are not read).
 template <class T>
-void scale_rows(const GemmArgs<T>& g, T* C) {
+void scale_and_add_bias(const GemmArgs<T>& g, T* C) {
   for (int64_t i = 0; i < g.M; ++i) {
     T* row = C + i * g.ldc;
     if (g.beta == T(0)) std::fill(row, row + g.N, T(0));
     else for (int64_t j = 0; j < g.N; ++j) row[j] *= g.beta;
+    if (g.bias) for (int64_t j = 0; j < g.N; ++j) row[j] += g.bias[j];
   }
 }
 
@@ -220,7 +228,7 @@ template <class Kernel, class T = typename Kernel::value_type>
 void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* B, T* const* C, int64_t batch) {
   if (g.alpha == T(0) || g.K == 0) {
     parallel_for(batch, std::max<int64_t>(1, kElementwiseGrain / (g.M * g.N)), [&](int64_t b0, int64_t b1) {
-      for (int64_t i = b0; i < b1; ++i) scale_rows(g, C[i]);
+      for (int64_t i = b0; i < b1; ++i) scale_and_add_bias(g, C[i]);
     });
     return;
   }
@@ -248,16 +256,17 @@ void gemm_batched_with(const GemmArgs<T>& g, const T* const* A, const T* const* 
 
 }  // namespace detail
 
-// The batched product: C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i] for i < batch. `isa`
-// forces a kernel (tests use it to cover every path); it must be supported by this CPU.
+// The batched product: C[i] = alpha * op(A[i]) * op(B[i]) + beta * C[i] + bias for i < batch,
+// bias (N elements, or null) added to every row. `isa` forces a kernel (tests use it to cover
+// every path); it must be supported by this CPU.
 template <class T>
 void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* const* A,
                   int64_t lda, const T* const* B, int64_t ldb, T beta, T* const* C, int64_t ldc, int64_t batch,
-                  Isa isa = best_isa()) {
+                  Isa isa = best_isa(), const T* bias = nullptr) {
   static_assert(std::is_floating_point_v<T>, "gemm is defined for float and double");
   JEPA_CHECK(isa_supported(isa), "gemm", "the ", isa_name(isa), " kernel needs an instruction set this CPU lacks");
   if (M == 0 || N == 0 || batch == 0) return;
-  const detail::GemmArgs<T> g{trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc};
+  const detail::GemmArgs<T> g{trans_a, trans_b, M, N, K, alpha, lda, ldb, beta, ldc, bias};
   if constexpr (std::is_same_v<T, float>) {
 #if defined(__x86_64__)
     if (isa == Isa::avx512) return detail::gemm_batched_with<gemm_kernels::Avx512F32>(g, A, B, C, batch);
@@ -269,15 +278,16 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-          int64_t ldb, T beta, T* C, int64_t ldc, Isa isa = best_isa()) {
-  gemm_batched(trans_a, trans_b, M, N, K, alpha, &A, lda, &B, ldb, beta, &C, ldc, 1, isa);
+          int64_t ldb, T beta, T* C, int64_t ldc, Isa isa = best_isa(), const T* bias = nullptr) {
+  gemm_batched(trans_a, trans_b, M, N, K, alpha, &A, lda, &B, ldb, beta, &C, ldc, 1, isa, bias);
 }
 
 // Matrices at fixed strides (in elements) from the first.
 template <class T>
 void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                           int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
-                          int64_t ldc, int64_t stride_c, int64_t batch, Isa isa = best_isa()) {
+                          int64_t ldc, int64_t stride_c, int64_t batch, Isa isa = best_isa(),
+                          const T* bias = nullptr) {
   std::vector<const T*> a(batch), b(batch);
   std::vector<T*> c(batch);
   for (int64_t i = 0; i < batch; ++i) {
@@ -285,7 +295,8 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
     b[i] = B + i * stride_b;
     c[i] = C + i * stride_c;
   }
-  gemm_batched(trans_a, trans_b, M, N, K, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc, batch, isa);
+  gemm_batched(trans_a, trans_b, M, N, K, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc, batch, isa,
+               bias);
 }
 
 }  // namespace jepa::cpu

@@ -1,9 +1,11 @@
 // matmul (1-D, 2-D and batched with broadcast batch dims) and linear (x W^T + b).
 // Transposed operands are not copied: a matrix whose last two dims are laid out column-major is
-// passed to GEMM with the transpose flag. linear folds all leading dims into the GEMM's rows and
-// writes the bias into the output before the GEMM accumulates onto it (one pass saved).
+// passed to GEMM with the transpose flag. linear folds all leading dims into the GEMM's rows; on
+// the CPU the GEMM adds the bias to each tile as it stores it, on a GPU the bias is written into
+// the output and the GEMM accumulates onto it (either way, no separate pass adding the bias).
 // reference: https://pytorch.org/docs/stable/generated/torch.matmul.html
 #pragma once
+#include <cassert>
 #include <optional>
 
 #include <jepa/backends/cpu/gemm.hpp>
@@ -44,9 +46,12 @@ inline Tensor transposed(const Tensor& t) {
   return t.view_as_strided(s, st, t.offset());
 }
 
-// out[batch..., M, N] = a[..., M, K] @ b[..., K, N] + beta * out, batch dims broadcast.
-// a and b may be any views; out must be dense.
-inline void gemm_into(const char* op, Tensor a, Tensor b, const Tensor& out, double beta) {
+// out[batch..., M, N] = a[..., M, K] @ b[..., K, N] + beta * out + bias, batch dims broadcast.
+// a and b may be any views; out must be dense. bias (N), dense, added to every row, is for CPU
+// tensors only (the GPU GEMM has no such term).
+inline void gemm_into(const char* op, Tensor a, Tensor b, const Tensor& out, double beta,
+                      const Tensor& bias = Tensor()) {
+  assert(!bias.defined() || (out.device().is_cpu() && bias.is_contiguous() && bias.numel() == b.size(-1)));
   auto la = gemm_layout(a);
   if (!la) {
     a = a.detach().contiguous();
@@ -98,7 +103,8 @@ inline void gemm_into(const char* op, Tensor a, Tensor b, const Tensor& out, dou
                        pc[i] = out.data<T>() + plan.c_offsets[i];
                      }
                      cpu::gemm_batched<T>(plan.trans_a, plan.trans_b, plan.M, plan.N, plan.K, T(1), pa.data(), plan.lda,
-                                          pb.data(), plan.ldb, T(beta), pc.data(), plan.ldc, count);
+                                          pb.data(), plan.ldb, T(beta), pc.data(), plan.ldc, count, cpu::best_isa(),
+                                          bias.defined() ? bias.data<T>() : nullptr);
                    }()),
                    gpu::gemm(plan, a, b, out, beta));
   });
@@ -198,15 +204,20 @@ inline Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias =
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor y2 = y.view_as_strided({x2.size(0), out_features}, {out_features, 1}, 0);
   double beta = 0.0;
+  Tensor gemm_bias;  // the CPU GEMM adds it to each tile of y2 as it stores the tile
   if (bias.defined()) {
     detail::check_same_dtype(op, x, bias);
     detail::check_same_device(op, x, bias);
     JEPA_CHECK(bias.dim() == 1 && bias.size(0) == out_features, op, "bias has shape ", bias.shape(), ", expected [",
                out_features, "]");
-    detail::copy_elements(y2, bias.detach(), op);
-    beta = 1.0;
+    if (x.device().is_cpu()) {
+      gemm_bias = bias.detach().contiguous();
+    } else {  // the GPU GEMM has no bias term: it accumulates onto the bias written into every row
+      detail::copy_elements(y2, bias.detach(), op);
+      beta = 1.0;
+    }
   }
-  detail::gemm_into(op, x2, detail::transposed(weight.detach()), y2, beta);
+  detail::gemm_into(op, x2, detail::transposed(weight.detach()), y2, beta, gemm_bias);
   if (auto node = record<detail::LinearBackward>(y, {x, weight, bias})) {
     node->input_shape = x.shape();
     if (node->needs_grad(1)) node->input = x2;

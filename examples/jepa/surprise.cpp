@@ -6,9 +6,15 @@
 // normed target-encoder features of every later tubelet (VJEPA::prediction_error). The score of a
 // kind is the AUC (Mann-Whitney) of telling impossible from possible clips by that error, and the
 // fraction of twin pairs where the impossible one is the more surprising; the same for a randomly
-// initialised model as the baseline.
+// initialised model as the baseline. Two more figures per kind say whether the test can work at
+// all: the twin gap (how far the twins' target features are apart after the event, mean L1 per
+// feature) against the predictor's error on the possible clips. An impossible event can only stand
+// out when the gap is well above the error, since the error of every possible clip is noise the
+// event must rise above.
 // Ends with {"surprise_auc_vanish":..,"surprise_auc_teleport":..,"surprise_auc_reverse":..,
-// "random_init_auc_vanish":..,...}.
+// ..., "surprise_twin_gap_vanish":..,"surprise_possible_error_vanish":..,...,"random_init_auc_vanish":..,...}.
+#include <numeric>
+
 #include <jepa/io/atomic_file.hpp>
 
 #include "commands.hpp"
@@ -40,8 +46,12 @@ double pair_accuracy(const std::vector<double>& impossible, const std::vector<do
 }
 
 struct Errors {
-  std::vector<double> possible, impossible;
+  std::vector<double> possible, impossible, twin_gap;
 };
+
+double average(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
 
 // The surprise of every clip of both sets. Pairs are grouped by their number of context tubelets,
 // so that each batch has rectangular masks.
@@ -49,7 +59,8 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
                 const std::vector<int64_t>& context_steps, int64_t batch) {
   const models::ViTConfig& c = model.config().encoder;
   const int64_t plane = c.grid() * c.grid(), tokens = c.num_patches(), n = possible.size(0);
-  Errors out{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
+  Errors out{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n)),
+             std::vector<double>(static_cast<size_t>(n))};
   std::map<int64_t, std::vector<int64_t>> groups;
   for (int64_t i = 0; i < n; ++i) groups[context_steps[static_cast<size_t>(i)]].push_back(i);
   for (const auto& [steps, members] : groups) {
@@ -64,9 +75,14 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
       const models::MaskPair masks{arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous(),
                                    arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous()};
       const std::vector<double> errors = model.prediction_error(clips, masks, mask_index).to_vector<double>();
+      const Tensor targets = models::apply_masks(model.target_features(clips), {masks.target});  // (2b, Kp, D)
+      const std::vector<double> gaps =
+          mean(abs(targets.narrow(0, 0, b) - targets.narrow(0, b, b)), {1, 2}).to_vector<double>();
       for (int64_t k = 0; k < b; ++k) {
-        out.possible[static_cast<size_t>(part[k])] = errors[static_cast<size_t>(k)];
-        out.impossible[static_cast<size_t>(part[k])] = errors[static_cast<size_t>(b + k)];
+        const auto at = static_cast<size_t>(part[k]);
+        out.possible[at] = errors[static_cast<size_t>(k)];
+        out.impossible[at] = errors[static_cast<size_t>(b + k)];
+        out.twin_gap[at] = gaps[static_cast<size_t>(k)];
       }
     }
   }
@@ -103,8 +119,12 @@ void surprise_test(const SurpriseFlags& flags) {
       const std::string name = event_name(kind), prefix = random ? "random_init_" : "surprise_";
       figures[prefix + "auc_" + name] = mann_whitney_auc(errors.impossible, errors.possible);
       figures[prefix + "pair_acc_" + name] = pair_accuracy(errors.impossible, errors.possible);
+      figures[prefix + "twin_gap_" + name] = average(errors.twin_gap);
+      figures[prefix + "possible_error_" + name] = average(errors.possible);
       std::cout << (random ? "random-init model, " : "V-JEPA, ") << name << ": AUC " << figures[prefix + "auc_" + name]
-                << ", impossible twin more surprising in " << figures[prefix + "pair_acc_" + name] << " of pairs"
+                << ", impossible twin more surprising in " << figures[prefix + "pair_acc_" + name]
+                << " of pairs; the twins' targets differ by " << figures[prefix + "twin_gap_" + name]
+                << " after the event, the error on possible clips is " << figures[prefix + "possible_error_" + name]
                 << std::endl;
     }
   }
@@ -112,7 +132,7 @@ void surprise_test(const SurpriseFlags& flags) {
   std::ostringstream line;
   line << "{";
   for (const char* prefix : {"surprise_", "random_init_"})
-    for (const char* measure : {"auc_", "pair_acc_"})
+    for (const char* measure : {"auc_", "pair_acc_", "twin_gap_", "possible_error_"})
       for (const char* kind : {"vanish", "teleport", "reverse"}) {
         const std::string key = std::string(prefix) + measure + kind;
         line << "\"" << key << "\":" << figures.at(key) << ",";

@@ -74,8 +74,8 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
       const Tensor clips = cat({index_select(possible, 0, idx), index_select(impossible, 0, idx)});  // (2b, 1, T, H, W)
       const models::MaskPair masks{arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous(),
                                    arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous()};
-      const std::vector<double> errors = model.prediction_error(clips, masks, mask_index).to_vector<double>();
       const Tensor targets = models::apply_masks(model.target_features(clips), {masks.target});  // (2b, Kp, D)
+      const std::vector<double> errors = model.prediction_error(clips, masks, mask_index, targets).to_vector<double>();
       const std::vector<double> gaps =
           mean(abs(targets.narrow(0, 0, b) - targets.narrow(0, b, b)), {1, 2}).to_vector<double>();
       for (int64_t k = 0; k < b; ++k) {

@@ -70,7 +70,12 @@ class VJEPA {
   // target tokens and features of each clip, (B). The surprise of an intuitive-physics test.
   Tensor prediction_error(const Tensor& clips, const MaskPair& masks, int64_t mask_index) const {
     NoGrad no_grad;
-    const Tensor targets = apply_masks(target_features(clips), {masks.target});  // (B, Kp, D)
+    return prediction_error(clips, masks, mask_index, apply_masks(target_features(clips), {masks.target}));
+  }
+
+  // The same against targets the caller already has: target_features at masks.target, (B, Kp, D).
+  Tensor prediction_error(const Tensor& clips, const MaskPair& masks, int64_t mask_index, const Tensor& targets) const {
+    NoGrad no_grad;
     return mean(abs(predict(clips, masks, mask_index) - targets), {1, 2});
   }
 

@@ -6,13 +6,17 @@
 // normed target-encoder features of every later tubelet (VJEPA::prediction_error). The score of a
 // kind is the AUC (Mann-Whitney) of telling impossible from possible clips by that error, and the
 // fraction of twin pairs where the impossible one is the more surprising; the same for a randomly
-// initialised model as the baseline. Two more figures per kind say whether the test can work at
+// initialised model as the baseline. Three more figures per kind say whether the test can work at
 // all: the twin gap (how far the twins' target features are apart after the event, mean L1 per
-// feature) against the predictor's error on the possible clips. An impossible event can only stand
-// out when the gap is well above the error, since the error of every possible clip is noise the
-// event must rise above.
+// feature) against the predictor's error on the possible clips, and the error of a forecast that
+// knows no balls: the target features of the possible clip with every ball erased from the first
+// predicted frame on (occluder and background only). An impossible event can only stand out when
+// the gap is well above the error, since the error of every possible clip is noise the event must
+// rise above; and a predictor whose error is not below the ball-free one has not learnt to forecast
+// the balls, so its error measures how much ball is in view rather than how surprising it is.
 // Ends with {"surprise_auc_vanish":..,"surprise_auc_teleport":..,"surprise_auc_reverse":..,
-// ..., "surprise_twin_gap_vanish":..,"surprise_possible_error_vanish":..,...,"random_init_auc_vanish":..,...}.
+// ..., "surprise_twin_gap_vanish":..,"surprise_possible_error_vanish":..,
+// "surprise_ball_free_error_vanish":..,...,"random_init_auc_vanish":..,...}.
 #include <numeric>
 
 #include <jepa/io/atomic_file.hpp>
@@ -46,21 +50,39 @@ double pair_accuracy(const std::vector<double>& impossible, const std::vector<do
 }
 
 struct Errors {
-  std::vector<double> possible, impossible, twin_gap;
+  std::vector<double> possible, impossible, twin_gap, ball_free;
 };
 
 double average(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
-// The surprise of every clip of both sets. Pairs are grouped by their number of context tubelets,
-// so that each batch has rectangular masks.
+// The clips with every ball erased from frame first_frame[i] of clip i on: only the background and
+// the clip's occluder, drawn by the world's own renderer.
+Tensor erase_balls(const ClipBatch& clips, const PhysicsConfig& world, const std::vector<int64_t>& first_frame) {
+  Tensor out = clips.frames.clone();
+  const int64_t n = out.size(0), T = world.frames, plane = world.height * world.width;
+  const std::vector<int64_t> occluder = clips.occluder.to_vector<int64_t>();
+  std::vector<float> empty(static_cast<size_t>(plane));
+  for (int64_t i = 0; i < n; ++i) {
+    const physics::Occluder bar{occluder[static_cast<size_t>(2 * i)], occluder[static_cast<size_t>(2 * i + 1)],
+                                world.occluder_grey};
+    physics::World(world.height, world.width, 0, bar, {}).render(world.background, empty.data());
+    float* clip = out.data<float>() + i * T * plane;
+    for (int64_t t = first_frame[static_cast<size_t>(i)]; t < T; ++t)
+      std::copy(empty.begin(), empty.end(), clip + t * plane);
+  }
+  return out;
+}
+
+// The surprise of every clip of both sets, and the error of the ball-free forecast. Pairs are
+// grouped by their number of context tubelets, so that each batch has rectangular masks.
 Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& possible, const Tensor& impossible,
-                const std::vector<int64_t>& context_steps, int64_t batch) {
+                const Tensor& ball_free, const std::vector<int64_t>& context_steps, int64_t batch) {
   const models::ViTConfig& c = model.config().encoder;
   const int64_t plane = c.grid() * c.grid(), tokens = c.num_patches(), n = possible.size(0);
-  Errors out{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n)),
-             std::vector<double>(static_cast<size_t>(n))};
+  const auto per_clip = [n] { return std::vector<double>(static_cast<size_t>(n)); };
+  Errors out{per_clip(), per_clip(), per_clip(), per_clip()};
   std::map<int64_t, std::vector<int64_t>> groups;
   for (int64_t i = 0; i < n; ++i) groups[context_steps[static_cast<size_t>(i)]].push_back(i);
   for (const auto& [steps, members] : groups) {
@@ -74,15 +96,20 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
       const Tensor clips = cat({index_select(possible, 0, idx), index_select(impossible, 0, idx)});  // (2b, 1, T, H, W)
       const models::MaskPair masks{arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous(),
                                    arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous()};
-      const Tensor targets = models::apply_masks(model.target_features(clips), {masks.target});  // (2b, Kp, D)
+      const Tensor features = model.target_features(cat({clips, index_select(ball_free, 0, idx)}));  // (3b, N, D)
+      const Tensor targets = models::apply_masks(features.narrow(0, 0, 2 * b), {masks.target});    // (2b, Kp, D)
+      const Tensor free_targets = models::apply_masks(features.narrow(0, 2 * b, b), {masks.target.narrow(0, 0, b)});
       const std::vector<double> errors = model.prediction_error(clips, masks, mask_index, targets).to_vector<double>();
+      const Tensor possible_targets = targets.narrow(0, 0, b);
       const std::vector<double> gaps =
-          mean(abs(targets.narrow(0, 0, b) - targets.narrow(0, b, b)), {1, 2}).to_vector<double>();
+          mean(abs(possible_targets - targets.narrow(0, b, b)), {1, 2}).to_vector<double>();
+      const std::vector<double> free = mean(abs(free_targets - possible_targets), {1, 2}).to_vector<double>();
       for (int64_t k = 0; k < b; ++k) {
         const auto at = static_cast<size_t>(part[k]);
         out.possible[at] = errors[static_cast<size_t>(k)];
         out.impossible[at] = errors[static_cast<size_t>(b + k)];
         out.twin_gap[at] = gaps[static_cast<size_t>(k)];
+        out.ball_free[at] = free[static_cast<size_t>(k)];
       }
     }
   }
@@ -106,33 +133,39 @@ void surprise_test(const SurpriseFlags& flags) {
   std::cout << "surprise test of " << trained.path << " (step " << trained.step << "): " << flags.pairs
             << " pairs per event, mask token " << mask_index << "\n";
 
-  const Tensor possible = normalize(generate_batch(world, seeds).frames, stats);
+  const ClipBatch possible_clips = generate_batch(world, seeds);
+  const Tensor possible = normalize(possible_clips.frames, stats);
   std::map<std::string, double> figures;
   for (const Event kind : {Event::vanish, Event::teleport, Event::reverse}) {
     const ClipBatch impossible = generate_batch(world, seeds, kind);
-    std::vector<int64_t> context_steps;
-    for (const int64_t e : impossible.event_frame.to_vector<int64_t>()) context_steps.push_back(e / run.tubelet);
+    std::vector<int64_t> context_steps, first_predicted_frame;
+    for (const int64_t e : impossible.event_frame.to_vector<int64_t>()) {
+      context_steps.push_back(e / run.tubelet);
+      first_predicted_frame.push_back(context_steps.back() * run.tubelet);
+    }
     const Tensor frames = normalize(impossible.frames, stats);
+    const Tensor ball_free = normalize(erase_balls(possible_clips, world, first_predicted_frame), stats);
     for (const bool random : {false, true}) {
       const models::VJEPA& model = random ? *trained.random_init : *trained.model;
-      const Errors errors = surprise(model, mask_index, possible, frames, context_steps, flags.batch);
+      const Errors errors = surprise(model, mask_index, possible, frames, ball_free, context_steps, flags.batch);
       const std::string name = event_name(kind), prefix = random ? "random_init_" : "surprise_";
       figures[prefix + "auc_" + name] = mann_whitney_auc(errors.impossible, errors.possible);
       figures[prefix + "pair_acc_" + name] = pair_accuracy(errors.impossible, errors.possible);
       figures[prefix + "twin_gap_" + name] = average(errors.twin_gap);
       figures[prefix + "possible_error_" + name] = average(errors.possible);
+      figures[prefix + "ball_free_error_" + name] = average(errors.ball_free);
       std::cout << (random ? "random-init model, " : "V-JEPA, ") << name << ": AUC " << figures[prefix + "auc_" + name]
                 << ", impossible twin more surprising in " << figures[prefix + "pair_acc_" + name]
                 << " of pairs; the twins' targets differ by " << figures[prefix + "twin_gap_" + name]
                 << " after the event, the error on possible clips is " << figures[prefix + "possible_error_" + name]
-                << std::endl;
+                << " (a forecast without balls: " << figures[prefix + "ball_free_error_" + name] << ")" << std::endl;
     }
   }
 
   std::ostringstream line;
   line << "{";
   for (const char* prefix : {"surprise_", "random_init_"})
-    for (const char* measure : {"auc_", "pair_acc_", "twin_gap_", "possible_error_"})
+    for (const char* measure : {"auc_", "pair_acc_", "twin_gap_", "possible_error_", "ball_free_error_"})
       for (const char* kind : {"vanish", "teleport", "reverse"}) {
         const std::string key = std::string(prefix) + measure + kind;
         line << "\"" << key << "\":" << figures.at(key) << ",";

@@ -153,7 +153,7 @@ TEST_CASE("flat buffers rebind parameters; EMA and clipping act on them") {
   CHECK(a.weight.grad().at({0, 0}) == doctest::Approx(1.0 / (std::sqrt(8.0) + 1e-6)));
 }
 
-TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss over configs") {
+TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 (and loss_exp) loss over configs") {
   Generator gen(5);
   models::VJEPAConfig cfg;
   cfg.encoder = models::vit_config("vit_tiny", 16, 8, 1);
@@ -180,6 +180,22 @@ TEST_CASE("V-JEPA: tubelet tokens, zero-init mask tokens per config, L1 loss ove
   const Tensor error = model.prediction_error(clips, a, 0);
   CHECK(error.shape() == Shape{2});
   CHECK(mean(error).item() == doctest::Approx(model.loss(clips, {a}).item()).epsilon(1e-6));
+
+  // loss_exp p: mean |z - h|^p / p per config, averaged over configs. Non-zero mask tokens, so the
+  // two configs' predictions differ.
+  cfg.loss_exp = 2;
+  models::VJEPA squared(cfg, gen);
+  for (Tensor& token : squared.predictor->mask_tokens) token.detach().copy_(uniform(token.shape(), -1, 1, gen));
+  const Tensor features = squared.target_features(clips);
+  double expected = 0;
+  for (int64_t i = 0; i < 2; ++i) {
+    const models::MaskPair& m = i == 0 ? a : b;
+    const Tensor diff = squared.predict(clips, m, i) - models::apply_masks(features, {m.target});
+    expected += mean(diff * diff).item() / 2 / 2;
+  }
+  CHECK(squared.loss(clips, {a, b}).item() == doctest::Approx(expected).epsilon(1e-5));
+  cfg.loss_exp = 0.5;
+  CHECK_THROWS_WITH_AS(models::VJEPA(cfg, gen), doctest::Contains("loss_exp must be >= 1"), Error);
 }
 
 TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {

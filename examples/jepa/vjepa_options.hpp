@@ -24,11 +24,15 @@ struct VJEPARunOptions {
   // data: clips of the physics world; the training set is `clips` generated clips (1000 steps of
   // batch 64: 250 steps left the target encoder, EMA 0.998, close to its initialisation)
   int64_t frames = 16, img = 32, min_balls = 1, max_balls = 3, clips = 64000;
+  // the world's balls, as fractions of the frame side (speeds per frame, gravity per frame squared)
+  double min_radius = 0.07, max_radius = 0.12, min_speed = 0.03, max_speed = 0.08, gravity = 0.003;
+  double occluder_width = 0.3;  // 0: no occluder (and no vanishing balls in `surprise`)
   // optimisation: the official schedules and EMA, but batch 64 and peak lr 3e-4 (official: 6.25e-4
   // at batch 3072). At batch 16 and lr 6.25e-4 the quick-start collapsed: target features' spread
   // across clips 0.025 (random init 0.14), probed position R^2 0.007 against 0.33 for random init.
   OptimizationOptions optim{1, 64, 0.2, 1e-4, 3e-4, 1e-6, 0.04, 0.4, 0.998, 1.0, 10.0};
   double ipe_scale = 1.25;
+  double loss_exp = 1.0;
   // masks (scales are fractions of the spatial token grid; blocks span the whole clip in time)
   int64_t short_blocks = 8, long_blocks = 2, future_blocks = 1;
   // future_keep 0.5 (not official) adds the forecasting mask: `surprise` asks the predictor for the
@@ -53,9 +57,16 @@ struct VJEPARunOptions {
     f("img", img, "frame height and width in pixels");
     f("min-balls", min_balls, "fewest balls in a clip");
     f("max-balls", max_balls, "most balls in a clip");
+    f("min-radius", min_radius, "smallest ball radius, a fraction of the frame side");
+    f("max-radius", max_radius, "largest ball radius, a fraction of the frame side");
+    f("min-speed", min_speed, "slowest start speed, frame sides per frame");
+    f("max-speed", max_speed, "fastest start speed, frame sides per frame");
+    f("gravity", gravity, "downward acceleration, frame sides per frame squared");
+    f("occluder-width", occluder_width, "width of the occluder bar, a fraction of the frame width (0: none)");
     f("clips", clips, "training clips (the dataset an epoch goes through)");
     optim.visit(f);
     f("ipe-scale", ipe_scale, "schedules run over ipe_scale * epochs (V-JEPA: 1.25, a truncated cosine)");
+    f("loss-exp", loss_exp, "loss = mean |prediction - target|^p / p (official: 1, an L1 loss)");
     f("short-blocks", short_blocks, "short-range mask: blocks per clip");
     f("short-scale", short_scale, "short-range mask: block area");
     f("long-blocks", long_blocks, "long-range mask: blocks per clip");
@@ -80,6 +91,7 @@ struct VJEPARunOptions {
     c.encoder.rescale_residual_init = false;  // the official script re-initialises every Linear
     c.predictor = models::predictor_for(c.encoder, pred_dim, pred_depth);
     c.predictor.num_mask_tokens = static_cast<int64_t>(mask_config().masks.size());
+    c.loss_exp = loss_exp;
     return c;
   }
 
@@ -89,6 +101,13 @@ struct VJEPARunOptions {
     p.height = p.width = img;
     p.min_balls = min_balls;
     p.max_balls = max_balls;
+    p.min_radius = min_radius;
+    p.max_radius = max_radius;
+    p.min_speed = min_speed;
+    p.max_speed = max_speed;
+    p.gravity = gravity;
+    p.occluder = occluder_width > 0;
+    if (p.occluder) p.occluder_width = occluder_width;
     return p;
   }
 

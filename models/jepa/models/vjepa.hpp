@@ -2,8 +2,8 @@
 // sin-cos positions; each batch carries several mask configurations (short-range: many small
 // blocks, long-range: a few large ones, all spanning the whole clip in time). For each config i:
 //   z_i = predictor(encoder(clips, context_i), context_i, target_i, mask token i)
-//   loss_i = mean |z_i - layer_norm(target_encoder(clips)) at target_i|        (L1)
-// and the loss is the mean over configs. Optimizer, schedules and EMA are the shared trainer's.
+//   loss_i = mean |z_i - layer_norm(target_encoder(clips)) at target_i|^p / p
+// (p = loss_exp, the official config's: 1, an L1 loss) and the loss is the mean over configs. Optimizer, schedules and EMA are the shared trainer's.
 // The official training script re-initialises every Linear after construction, which undoes the
 // 1/sqrt(2 l) residual rescale: V-JEPA configs set rescale_residual_init = false to match.
 #pragma once
@@ -14,6 +14,10 @@ namespace jepa::models {
 struct VJEPAConfig {
   ViTConfig encoder;  // frames > 1
   PredictorConfig predictor;
+  // p >= 1. At p = 1 every target feature's gradient has the same size whatever its error, so on
+  // clips that are mostly static background the few moving-ball features barely steer the
+  // predictor; p = 2 weighs them by their error (see the train-vjepa options).
+  double loss_exp = 1.0;
 };
 
 // The context and target token indices of one mask configuration, each (B, K).
@@ -31,6 +35,7 @@ class VJEPA {
     JEPA_CHECK(config.encoder.video() && config.predictor.frames == config.encoder.frames, "VJEPA",
                "needs a video encoder (frames > 1) and a predictor over the same frames, got ", config.encoder.frames,
                " and ", config.predictor.frames);
+    JEPA_CHECK(config.loss_exp >= 1, "VJEPA", "loss_exp must be >= 1, got ", config.loss_exp);
     target_encoder->load_state_dict(encoder->state_dict());
     for (Tensor& p : target_encoder->parameters()) p.requires_grad_(false);
   }
@@ -60,14 +65,17 @@ class VJEPA {
         NoGrad no_grad;
         targets = apply_masks(features, {masks[i].target});
       }
-      Tensor li = l1_loss(predict(clips, masks[i], static_cast<int64_t>(i)), targets);
+      const Tensor z = predict(clips, masks[i], static_cast<int64_t>(i));
+      const double p = config_.loss_exp;
+      Tensor li = p == 1.0 ? l1_loss(z, targets) : mean(pow(abs(z - targets), p)) / p;
       total = total.defined() ? total + li : li;
     }
     return total / static_cast<double>(masks.size());
   }
 
-  // The loss's L1 term per clip, without a graph: mean |prediction - target features| over the
-  // target tokens and features of each clip, (B). The surprise of an intuitive-physics test.
+  // The L1 error per clip, without a graph: mean |prediction - target features| over the target
+  // tokens and features of each clip, (B) (the loss's term at loss_exp 1). The surprise of an
+  // intuitive-physics test.
   Tensor prediction_error(const Tensor& clips, const MaskPair& masks, int64_t mask_index) const {
     NoGrad no_grad;
     return prediction_error(clips, masks, mask_index, apply_masks(target_features(clips), {masks.target}));

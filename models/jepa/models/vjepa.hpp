@@ -3,7 +3,8 @@
 // blocks, long-range: a few large ones, all spanning the whole clip in time). For each config i:
 //   z_i = predictor(encoder(clips, context_i), context_i, target_i, mask token i)
 //   loss_i = mean |z_i - layer_norm(target_encoder(clips)) at target_i|^p / p
-// (p = loss_exp, the official config's: 1, an L1 loss) and the loss is the mean over configs. Optimizer, schedules and EMA are the shared trainer's.
+// (p = loss_exp, the official config's: 1, an L1 loss) and the loss is the mean over configs.
+// Optimizer, schedules and EMA are the shared trainer's.
 // The official training script re-initialises every Linear after construction, which undoes the
 // 1/sqrt(2 l) residual rescale: V-JEPA configs set rescale_residual_init = false to match.
 #pragma once

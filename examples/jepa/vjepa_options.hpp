@@ -106,8 +106,8 @@ struct VJEPARunOptions {
     p.min_speed = min_speed;
     p.max_speed = max_speed;
     p.gravity = gravity;
-    p.occluder = occluder_width > 0;
-    if (p.occluder) p.occluder_width = occluder_width;
+    p.occluder = occluder_width != 0;  // a negative width reaches PhysicsConfig::validate
+    p.occluder_width = occluder_width;
     return p;
   }
 

@@ -10,6 +10,9 @@
 #include <jepa/optim/clip.hpp>
 #include <jepa/optim/ema.hpp>
 
+#include "../examples/jepa/training_run.hpp"
+#include "test_files.hpp"
+
 using namespace jepa;
 
 TEST_CASE("ViT state_dict names and order follow the official checkpoints") {
@@ -256,4 +259,43 @@ TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the 
   CHECK_THROWS_WITH_AS(trainer.step([&] { return model.loss(images, {ctx}, {tgt}) * NAN; }),
                        "[train] loss is nan at step 3; stopping before the update (the last checkpoint is intact)",
                        Error);
+}
+
+TEST_CASE("train-* commands: when no batch can be made, the run stops with the steps done saved") {
+  Generator gen(7);
+  models::IJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 8, 4, 1);
+  cfg.encoder.depth = 1;
+  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
+  models::IJEPA model(cfg, gen);
+  models::TrainRecipe recipe;
+  recipe.iterations_per_epoch = 20;
+  models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, recipe);
+  const Tensor images = uniform({2, 1, 8, 8}, 0, 1, gen);
+  const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 0, 2}, {2, 2}), tgt = from_vector(std::vector<int64_t>{3, 3}, {2, 1});
+  LoaderOptions options;
+  options.dataset_size = 40;
+  options.batch_size = 2;
+  // Like a physics world whose clip generation gives up on one seed, late in a long epoch.
+  BatchLoader<int> loader(options, [](const BatchPlan& plan) {
+    JEPA_CHECK(plan.step < 3, "generate_clip", "no scene for step ", plan.step + 1);
+    return 0;
+  });
+  tool::TrainingRun run;
+  run.out = test::temp_path("loader-failure");
+  run.format = "test-run/1";
+  run.batch_size = 2;
+  run.steps_per_epoch = run.total_steps = 20;  // the regular checkpoint would come at step 20
+  CHECK_THROWS_WITH_AS(
+      tool::run_training<int>(trainer, loader, [&](const int&) { return model.loss(images, {ctx}, {tgt}); }, run),
+      "[generate_clip] no scene for step 4", Error);
+  CHECK(trainer.steps_taken() == 3);
+  const SafeTensors saved = tool::load_run_checkpoint(run.out, run.format);
+  CHECK(saved.metadata.at("step") == "3");
+  models::IJEPA other(cfg, gen);
+  models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
+  resumed.load_state_dict(saved.tensors);
+  CHECK(resumed.steps_taken() == 3);
+  CHECK(other.encoder->blocks[0]->attn->qkv->weight.to_vector<double>() ==
+        model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>());
 }

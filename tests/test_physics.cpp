@@ -256,6 +256,23 @@ TEST_CASE("ground truth velocities match the motion between frames") {
   CHECK(free_flights > cfg.frames / 2);
 }
 
+TEST_CASE("scene generation: rare scenes are found, impossible ones refused with the seed named") {
+  // Slow big balls behind the occluder: about one random scene in 60 has a ball crossing it in
+  // time for a vanish, and seed 52 is the first that needs more than 256 attempts.
+  PhysicsConfig cfg;
+  cfg.min_radius = 0.12;
+  cfg.max_radius = 0.13;
+  cfg.min_speed = 0.04;
+  cfg.max_speed = 0.05;
+  cfg.gravity = 0;
+  const Clip rare = generate_clip(cfg, 52, Event::vanish);
+  CHECK(rare.event_frame >= cfg.first_event_frame());
+  // Balls at rest never pass behind the occluder.
+  cfg.min_speed = cfg.max_speed = 0;
+  CHECK_THROWS_WITH_AS(generate_clip(cfg, 5), doctest::Contains("[generate_clip] seed 5: no scene in 4096 attempts"),
+                       Error);
+}
+
 TEST_CASE("physics configuration and world errors name the problem") {
   PhysicsConfig cfg;
   cfg.occluder_width = 0.1;

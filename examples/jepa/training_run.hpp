@@ -1,14 +1,16 @@
 // The training loop every `jepa train-*` command shares: steps a JepaTrainer on batches from a
 // BatchLoader, logs each step to metrics.jsonl, shows progress, and writes checkpoint.safetensors
 // (all modules, optimizer state and the run's settings as metadata, atomically) every
-// `checkpoint_every` steps and at the end, with a loss plot. A run resumed from its checkpoint
-// rewrites the metrics after the checkpoint's step, so the log matches an uninterrupted run.
+// `checkpoint_every` steps and at the end, with a loss plot; a run whose data fails (no batch can
+// be made) is saved at its last step before it stops. A run resumed from its checkpoint rewrites
+// the metrics after the checkpoint's step, so the log matches an uninterrupted run.
 #pragma once
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <jepa/data/loader.hpp>
 #include <jepa/io/safetensors.hpp>
@@ -81,10 +83,12 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
   const int64_t last = run.max_steps > 0 ? std::min(run.total_steps, first + run.max_steps) : run.total_steps;
   const int64_t every = run.checkpoint_every > 0 ? run.checkpoint_every : run.steps_per_epoch;
   run.metadata["format"] = run.format;
+  int64_t saved = first;
   auto save = [&](int64_t step) {
     run.metadata["step"] = std::to_string(step);
     save_safetensors(checkpoint, trainer.state_dict(), run.metadata);
     write_loss_plot(run.out, run.title);
+    saved = step;
   };
 
   truncate_metrics(run.out / "metrics.jsonl", first);
@@ -93,7 +97,18 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   for (int64_t s = first + 1; s <= last; ++s) {
-    auto item = loader.next();
+    std::optional<typename BatchLoader<Batch>::Item> next;
+    try {
+      next = loader.next();
+    } catch (const std::exception&) {
+      // The model is intact at step s - 1: keep it, since the data's failure is no fault of the run.
+      if (s - 1 > saved) save(s - 1);
+      progress.message("stopped: no batch for step " + std::to_string(s) +
+                       (saved > 0 ? "; the run up to step " + std::to_string(saved) + " is in " + checkpoint.string()
+                                  : std::string()));
+      throw;
+    }
+    auto& item = *next;
     models::StepStats stats;
     try {
       stats = trainer.step([&] { return loss_of(item.batch); });

@@ -142,7 +142,8 @@ struct Trajectory {
 // k from kEventStreams + k * kStreamStride, so no two streams share a block.
 inline constexpr uint64_t kStreamStride = uint64_t{1} << 24;
 inline constexpr uint64_t kEventStreams = uint64_t{1} << 60;
-inline constexpr int64_t kMaxSceneAttempts = 256;
+// Slow balls may cross the occluder in time in only one random scene of a hundred or so.
+inline constexpr int64_t kMaxSceneAttempts = 4096;
 
 inline Generator stream(uint64_t seed, uint64_t offset) {
   Generator g(seed);

@@ -220,22 +220,38 @@ TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
 }
 
+namespace {
+
+// A one-block I-JEPA on 8x8 images of 4x4 patches and one batch of two images, for trainer tests.
+struct TinyIJEPA {
+  static models::IJEPAConfig config() {
+    models::IJEPAConfig cfg;
+    cfg.encoder = models::vit_config("vit_tiny", 8, 4, 1);
+    cfg.encoder.depth = 1;
+    cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
+    return cfg;
+  }
+  Generator gen{7};
+  const models::IJEPAConfig cfg = config();
+  models::IJEPA model{cfg, gen};
+  const Tensor images = uniform({2, 1, 8, 8}, 0, 1, gen);
+  const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 0, 2}, {2, 2}), tgt = from_vector(std::vector<int64_t>{3, 3}, {2, 1});
+
+  Tensor loss() { return model.loss(images, {ctx}, {tgt}); }
+};
+
+}  // namespace
+
 TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the target by EMA; state round-trips") {
-  Generator gen(7);
-  models::IJEPAConfig cfg;
-  cfg.encoder = models::vit_config("vit_tiny", 8, 4, 1);
-  cfg.encoder.depth = 1;
-  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
-  models::IJEPA model(cfg, gen);
+  TinyIJEPA tiny;
+  models::IJEPA& model = tiny.model;
   models::TrainRecipe recipe;
   recipe.epochs = 2;
   recipe.iterations_per_epoch = 5;
   recipe.warmup_epochs = 1;
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, recipe);
-  Tensor images = uniform({2, 1, 8, 8}, 0, 1, gen);
-  Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 0, 2}, {2, 2}), tgt = from_vector(std::vector<int64_t>{3, 3}, {2, 1});
   const double target_before = model.target_encoder->norm->bias.at({0});
-  auto stats = trainer.step([&] { return model.loss(images, {ctx}, {tgt}); });
+  auto stats = trainer.step([&] { return tiny.loss(); });
   CHECK(stats.step == 1);
   CHECK(stats.lr == doctest::Approx(2e-4 + (1e-3 - 2e-4) / 5));
   CHECK(stats.momentum == doctest::Approx(0.996));
@@ -245,34 +261,28 @@ TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the 
   auto state = trainer.state_dict();
   CHECK(state.front().first == "encoder.pos_embed");
   CHECK(state.back().first == "optimizer.adamw.step");
-  models::IJEPA other(cfg, gen);
+  models::IJEPA other(tiny.cfg, tiny.gen);
   models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
   resumed.load_state_dict(state);
   CHECK(resumed.steps_taken() == 1);
   CHECK(other.encoder->blocks[0]->attn->qkv->weight.to_vector<double>() ==
         model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>());
-  auto a = trainer.step([&] { return model.loss(images, {ctx}, {tgt}); });
-  auto b = resumed.step([&] { return other.loss(images, {ctx}, {tgt}); });
+  auto a = trainer.step([&] { return tiny.loss(); });
+  auto b = resumed.step([&] { return other.loss(tiny.images, {tiny.ctx}, {tiny.tgt}); });
   CHECK(a.loss == b.loss);
   CHECK(other.predictor->predictor_proj->weight.to_vector<double>() ==
         model.predictor->predictor_proj->weight.to_vector<double>());
-  CHECK_THROWS_WITH_AS(trainer.step([&] { return model.loss(images, {ctx}, {tgt}) * NAN; }),
+  CHECK_THROWS_WITH_AS(trainer.step([&] { return tiny.loss() * NAN; }),
                        "[train] loss is nan at step 3; stopping before the update (the last checkpoint is intact)",
                        Error);
 }
 
 TEST_CASE("train-* commands: when no batch can be made, the run stops with the steps done saved") {
-  Generator gen(7);
-  models::IJEPAConfig cfg;
-  cfg.encoder = models::vit_config("vit_tiny", 8, 4, 1);
-  cfg.encoder.depth = 1;
-  cfg.predictor = models::predictor_for(cfg.encoder, 48, 1);
-  models::IJEPA model(cfg, gen);
+  TinyIJEPA tiny;
+  models::IJEPA& model = tiny.model;
   models::TrainRecipe recipe;
   recipe.iterations_per_epoch = 20;
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, recipe);
-  const Tensor images = uniform({2, 1, 8, 8}, 0, 1, gen);
-  const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 0, 2}, {2, 2}), tgt = from_vector(std::vector<int64_t>{3, 3}, {2, 1});
   LoaderOptions options;
   options.dataset_size = 40;
   options.batch_size = 2;
@@ -287,12 +297,12 @@ TEST_CASE("train-* commands: when no batch can be made, the run stops with the s
   run.batch_size = 2;
   run.steps_per_epoch = run.total_steps = 20;  // the regular checkpoint would come at step 20
   CHECK_THROWS_WITH_AS(
-      tool::run_training<int>(trainer, loader, [&](const int&) { return model.loss(images, {ctx}, {tgt}); }, run),
+      tool::run_training<int>(trainer, loader, [&](const int&) { return tiny.loss(); }, run),
       "[generate_clip] no scene for step 4", Error);
   CHECK(trainer.steps_taken() == 3);
   const SafeTensors saved = tool::load_run_checkpoint(run.out, run.format);
   CHECK(saved.metadata.at("step") == "3");
-  models::IJEPA other(cfg, gen);
+  models::IJEPA other(tiny.cfg, tiny.gen);
   models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
   resumed.load_state_dict(saved.tensors);
   CHECK(resumed.steps_taken() == 3);

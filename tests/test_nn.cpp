@@ -277,6 +277,29 @@ TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the 
                        Error);
 }
 
+TEST_CASE("trainer: load_weights takes the three modules' weights and leaves the optimizer fresh") {
+  TinyIJEPA trained, fresh;
+  models::TrainRecipe recipe;
+  recipe.iterations_per_epoch = 5;
+  models::JepaTrainer first(trained.model.encoder, trained.model.predictor, trained.model.target_encoder, recipe);
+  first.step([&] { return trained.loss(); });
+  models::JepaTrainer second(fresh.model.encoder, fresh.model.predictor, fresh.model.target_encoder, recipe);
+  const auto qkv = [](const TinyIJEPA& t) { return t.model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>(); };
+  REQUIRE(qkv(fresh) != qkv(trained));  // the step moved the trained copy away from the shared initialisation
+  second.load_weights(first.state_dict());
+  CHECK(second.steps_taken() == 0);
+  const nn::NamedTensors a = first.state_dict(), b = second.state_dict();
+  REQUIRE(a.size() == b.size());
+  int modules_tensors = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].first == b[i].first);
+    if (a[i].first.rfind("optimizer.", 0) == 0) continue;
+    CHECK(a[i].second.to_vector<double>() == b[i].second.to_vector<double>());
+    ++modules_tensors;
+  }
+  CHECK(modules_tensors > 0);
+}
+
 TEST_CASE("train-* commands: when no batch can be made, the run stops with the steps done saved") {
   TinyIJEPA tiny;
   models::IJEPA& model = tiny.model;

@@ -98,7 +98,7 @@ inline void use_threads([[maybe_unused]] int64_t threads) {
 template <class RunOptions>
 struct TrainFlags {
   RunOptions run;
-  std::string out, resume;
+  std::string out, resume, init_from;
   int64_t max_steps = 0, checkpoint_every = 0, threads = 0;
 };
 
@@ -107,25 +107,50 @@ void add_train_flags(CLI::App* cmd, TrainFlags<RunOptions>& flags) {
   cmd->set_config("--config", "", "read flags from a TOML/INI file");
   cmd->add_option("--out", flags.out, "output directory (checkpoint, metrics.jsonl, loss.png)");
   cmd->add_option("--resume", flags.resume, "continue the run saved in this directory, with its settings");
+  cmd->add_option("--init-from", flags.init_from,
+                  "start from the model of the run saved in this directory (same model shape; optimizer and "
+                  "schedules start afresh), e.g. one trained on an easier world");
   cmd->add_option("--max-steps", flags.max_steps, "stop after this many steps of this invocation (0: run to the end)");
   cmd->add_option("--checkpoint-every", flags.checkpoint_every, "steps between checkpoints (0: every epoch)");
   cmd->add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
   add_flags(flags.run, cmd);
 }
 
+// The metadata key naming the run a warm-started run began from (kept through resumes).
+inline constexpr const char* kInitFromKey = "init_from";
+
 // With --resume: the checkpoint to continue from, whose settings replace the flags' (and whose
 // directory is the default output). Also applies --threads.
 template <class RunOptions>
 SafeTensors start_training(TrainFlags<RunOptions>& flags, const std::string& format, const char* command) {
+  JEPA_CHECK(flags.resume.empty() || flags.init_from.empty(), command,
+             "--resume continues a run and --init-from starts a new one: give one of them");
   SafeTensors resumed;
   if (!flags.resume.empty()) {
     resumed = load_run_checkpoint(flags.resume, format);
     flags.run = from_metadata<RunOptions>(resumed.metadata, flags.resume);
     if (flags.out.empty()) flags.out = flags.resume;
+    if (auto it = resumed.metadata.find(kInitFromKey); it != resumed.metadata.end()) flags.init_from = it->second;
   }
   JEPA_CHECK(!flags.out.empty(), command, "--out DIR is required (or --resume DIR)");
   use_threads(flags.threads);
   return resumed;
+}
+
+// The trainer's starting point: the resumed run's state (model, optimizer and step), or with
+// --init-from another run's model only, or the fresh initialisation.
+template <class RunOptions>
+void load_start(models::JepaTrainer& trainer, const TrainFlags<RunOptions>& flags, const SafeTensors& resumed,
+                const std::string& format) {
+  if (!flags.resume.empty()) {
+    trainer.load_state_dict(resumed.tensors);
+  } else if (!flags.init_from.empty()) {
+    try {
+      trainer.load_weights(load_run_checkpoint(flags.init_from, format).tensors);
+    } catch (const Error& e) {
+      fail("train", "--init-from ", flags.init_from, ": ", e.what());
+    }
+  }
 }
 
 // A shuffling loader over `dataset_size` samples that starts at the batch of step `steps_taken` + 1.
@@ -140,6 +165,13 @@ inline LoaderOptions loader_options(int64_t dataset_size, int64_t batch, uint64_
   return o;
 }
 
+// How the run starts, for the banner: ", resuming at step N", ", starting from the model of DIR" or "".
+template <class RunOptions>
+std::string start_note(const TrainFlags<RunOptions>& flags, int64_t steps_taken) {
+  if (steps_taken > 0) return ", resuming at step " + std::to_string(steps_taken);
+  return flags.init_from.empty() ? std::string() : ", starting from the model of " + flags.init_from;
+}
+
 // The training-loop settings common to every run.
 template <class RunOptions>
 TrainingRun training_run(TrainFlags<RunOptions>& flags, const std::string& format, const std::string& title,
@@ -148,6 +180,7 @@ TrainingRun training_run(TrainFlags<RunOptions>& flags, const std::string& forma
   training.out = flags.out;
   training.format = format;
   training.metadata = to_metadata(flags.run);
+  if (!flags.init_from.empty()) training.metadata[kInitFromKey] = fs::absolute(flags.init_from).string();
   training.title = title;
   training.batch_size = flags.run.optim.batch;
   training.steps_per_epoch = steps_per_epoch;

@@ -33,13 +33,13 @@ void train(TrainFlags<IJEPARunOptions> flags) {
   Generator init(run.seed);
   models::IJEPA model(run.model_config(), init);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, optim.recipe(steps_per_epoch));
-  if (!flags.resume.empty()) trainer.load_state_dict(resumed.tensors);
+  load_start(trainer, flags, resumed, kIJEPATrainFormat);
   const int64_t first = trainer.steps_taken();
   std::cout << "I-JEPA: " << run.model << " depth " << model.config().encoder.depth << ", "
             << model.encoder->num_parameters() / 1e6 << "M encoder + " << model.predictor->num_parameters() / 1e6
             << "M predictor parameters; " << n << " images, batch " << optim.batch << ", " << optim.epochs << " epochs ("
             << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads"
-            << (first > 0 ? ", resuming at step " + std::to_string(first) : std::string()) << "\n";
+            << start_note(flags, first) << "\n";
 
   const RandomResizedCrop crop(run.img, {run.crop_scale_min, run.crop_scale_max});
   const Normalize normalize({kFashionMnistMean}, {kFashionMnistStd});

@@ -27,7 +27,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   models::VJEPA model(run.model_config(), init);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder,
                               optim.recipe(steps_per_epoch, run.ipe_scale));
-  if (!flags.resume.empty()) trainer.load_state_dict(resumed.tensors);
+  load_start(trainer, flags, resumed, kVJEPATrainFormat);
   const int64_t first = trainer.steps_taken();
   const models::ViTConfig& encoder = model.config().encoder;
   std::cout << "V-JEPA: width " << encoder.dim << ", depth " << encoder.depth << ", " << encoder.heads << " heads, "
@@ -36,7 +36,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
             << model.predictor->num_parameters() / 1e6 << "M predictor parameters; " << run.clips << " clips of "
             << run.frames << "x" << run.img << "x" << run.img << ", batch " << optim.batch << ", " << optim.epochs
             << " epochs (" << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads"
-            << (first > 0 ? ", resuming at step " + std::to_string(first) : std::string()) << "\n";
+            << start_note(flags, first) << "\n";
 
   const PixelStats stats = pixel_stats(world, run.seed);
   const models::MultiBlockMask3D masker(run.mask_config());
@@ -48,7 +48,11 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
     return batch;
   });
 
-  TrainingRun training = training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (L1)", steps_per_epoch);
+  std::ostringstream loss_name;
+  if (run.loss_exp == 1) loss_name << "L1";
+  else loss_name << "|error|^" << run.loss_exp << " / " << run.loss_exp;
+  TrainingRun training =
+      training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
   training.unit = "clip";
   run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) { return model.loss(b.clips, b.masks); }, training);
 }

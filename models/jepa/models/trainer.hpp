@@ -93,8 +93,14 @@ class JepaTrainer {
   }
 
   void load_state_dict(const nn::NamedTensors& state) {
-    for (const auto& [prefix, module] : modules()) module->load_state_dict(with_prefix(state, prefix));
+    load_weights(state);
     optimizer_.load_state_dict(with_prefix(state, "optimizer."));
+  }
+
+  // The three modules' weights from a state_dict, leaving the optimizer as it is: a new run that
+  // starts from an earlier one's model (a warm start) rather than continuing it.
+  void load_weights(const nn::NamedTensors& state) {
+    for (const auto& [prefix, module] : modules()) module->load_state_dict(with_prefix(state, prefix));
   }
 
  private:

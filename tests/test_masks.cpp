@@ -366,6 +366,36 @@ TEST_CASE("V-JEPA 3-D: short blocks, the temporal context limit and max_keep") {
   }
 }
 
+TEST_CASE("V-JEPA 3-D: min_temporal_keep draws one context span per batch, every span of the range") {
+  MultiBlockMask3DConfig config;
+  // Blocks of 0.2 of a frame never cover one, so the context reaches the last frame it may span.
+  config.masks = {MaskSpec3D{{0.2, 0.2}, {1.0, 1.0}, {1.0, 1.0}, 1, 0.75, std::nullopt, 0.25}};
+  const int64_t plane = 14 * 14;
+  const auto spans = [&](const MultiBlock3DIndices& idx) {
+    std::set<int64_t> out;
+    for (int64_t b = 0; b < 4; ++b) {
+      const int64_t span = idx.context[0][b].back() / plane + 1;
+      const auto later = std::count_if(idx.targets[0][b].begin(), idx.targets[0][b].end(),
+                                       [&](int64_t i) { return i >= span * plane; });
+      CHECK(later == (8 - span) * plane);  // every frame after the span belongs to the target
+      out.insert(span);
+    }
+    return out;
+  };
+  std::set<int64_t> seen;
+  for (uint64_t k = 0; k < 100; ++k) {
+    const std::set<int64_t> batch = spans(MultiBlockMask3D(config).sample_indices(4, k));
+    CHECK(batch.size() == 1);  // the same span for the whole batch
+    seen.insert(batch.begin(), batch.end());
+  }
+  CHECK(seen == std::set<int64_t>{2, 3, 4, 5, 6});  // 0.25 and 0.75 of 8 frames, and all between
+  config.masks[0].min_temporal_keep = 0;             // off: always max_temporal_keep
+  for (uint64_t k = 0; k < 20; ++k) CHECK(spans(MultiBlockMask3D(config).sample_indices(4, k)) == std::set<int64_t>{6});
+  config.masks[0].min_temporal_keep = 0.8;
+  CHECK_THROWS_WITH_AS(MultiBlockMask3D{config},
+                       "[MultiBlockMask3D] min_temporal_keep must be in [0, max_temporal_keep = 0.75], got 0.8", Error);
+}
+
 TEST_CASE("V-JEPA 3-D masks are a pure function of (seed, batch index), with independent specs") {
   MultiBlockMask3DConfig config;
   const MultiBlock3DIndices a = MultiBlockMask3D(config).sample_indices(4, 7);

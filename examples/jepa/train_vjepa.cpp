@@ -22,6 +22,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   const OptimizationOptions& optim = run.optim;
   const PhysicsConfig world = run.physics_config();
   world.validate();
+  const models::MultiBlockMask3D masker(run.mask_config());
   const int64_t steps_per_epoch = run.clips / optim.batch;
   JEPA_CHECK(steps_per_epoch > 0, "train-vjepa", run.clips, " clips give no full batch of ", optim.batch);
 
@@ -41,7 +42,6 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
             << start_note(flags, first) << "\n";
 
   const PixelStats stats = pixel_stats(world, run.seed);
-  const models::MultiBlockMask3D masker(run.mask_config());
   BatchLoader<VideoBatch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
     const ClipBatch clips = generate_batch(world, clip_seeds(run.seed, ClipStream::train, plan.indices));
     const models::MaskBatch masks = masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step);

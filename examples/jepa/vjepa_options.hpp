@@ -38,7 +38,7 @@ struct VJEPARunOptions {
   // future_keep 0.5 (not official) adds the forecasting mask: `surprise` asks the predictor for the
   // tubelets after an event from those before it, which the official masks (spanning the whole
   // clip in time) never train.
-  double short_scale = 0.15, long_scale = 0.7, future_scale = 0.15, future_keep = 0.5;
+  double short_scale = 0.15, long_scale = 0.7, future_scale = 0.15, future_keep = 0.5, future_keep_min = 0;
   double aspect_min = 0.75, aspect_max = 1.5;
   uint64_t seed = 0;
 
@@ -72,7 +72,11 @@ struct VJEPARunOptions {
     f("long-blocks", long_blocks, "long-range mask: blocks per clip");
     f("long-scale", long_scale, "long-range mask: block area");
     f("future-keep", future_keep,
-      "adds a third mask whose context is the first fraction of the clip only (0: off, as official)");
+      "adds a third mask whose context is the first fraction of the clip only (0: off, as official; with "
+      "future-keep-min, the largest fraction)");
+    f("future-keep-min", future_keep_min,
+      "that mask's context: the first k tubelets, k drawn per batch from this fraction of the clip to future-keep "
+      "(0: always future-keep)");
     f("future-blocks", future_blocks, "that mask's blocks per clip");
     f("future-scale", future_scale, "that mask's block area");
     f("aspect-min", aspect_min, "mask block aspect ratio, low");
@@ -120,7 +124,12 @@ struct VJEPARunOptions {
       return models::MaskSpec3D{{scale, scale}, {1.0, 1.0}, aspect, blocks, keep, std::nullopt};
     };
     m.masks = {spec(short_scale, short_blocks, 1.0), spec(long_scale, long_blocks, 1.0)};
-    if (future_keep > 0) m.masks.push_back(spec(future_scale, future_blocks, future_keep));
+    if (future_keep > 0) {
+      JEPA_CHECK(future_keep_min <= future_keep, "train-vjepa", "--future-keep-min ", future_keep_min,
+                 " must not exceed --future-keep ", future_keep);
+      m.masks.push_back(spec(future_scale, future_blocks, future_keep));
+      m.masks.back().min_temporal_keep = future_keep_min;
+    }
     m.seed = seed;
     return m;
   }

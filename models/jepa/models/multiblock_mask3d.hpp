@@ -35,6 +35,9 @@ struct MaskSpec3D {
   int64_t num_blocks = 1;
   double max_temporal_keep = 1.0;   // the context spans at most this fraction of the frames
   std::optional<int64_t> max_keep;  // cap on context tokens
+  // Not official: > 0 draws the context's span per batch, from this fraction of the frames up to
+  // max_temporal_keep, so that a forecasting mask trains every context length a test may ask for.
+  double min_temporal_keep = 0;
 
   // The two specs of every V-JEPA and V-JEPA 2 pretraining config.
   static MaskSpec3D short_range() { return {{0.15, 0.15}, {1.0, 1.0}, {0.75, 1.5}, 8, 1.0, std::nullopt}; }
@@ -76,6 +79,9 @@ class MultiBlockMask3D {
       JEPA_CHECK(m.num_blocks >= 1, "MultiBlockMask3D", "num_blocks must be >= 1, got ", m.num_blocks);
       JEPA_CHECK(m.max_temporal_keep > 0, "MultiBlockMask3D", "max_temporal_keep must be > 0, got ",
                  m.max_temporal_keep);
+      JEPA_CHECK(m.min_temporal_keep >= 0 && m.min_temporal_keep <= m.max_temporal_keep, "MultiBlockMask3D",
+                 "min_temporal_keep must be in [0, max_temporal_keep = ", m.max_temporal_keep, "], got ",
+                 m.min_temporal_keep);
       JEPA_CHECK(!m.max_keep || *m.max_keep >= 1, "MultiBlockMask3D", "max_keep must be >= 1, got ",
                  m.max_keep.value_or(0));
     }
@@ -105,9 +111,10 @@ class MultiBlockMask3D {
       const BlockSize3D size = block_size(spec, batch_index);
       check_size(size, spec, batch_index);
       Generator g = detail::position_generator(config_.seed, batch_index, spec, config_.masks.size());
+      const int64_t context_frames = context_span(config_.masks[spec], g);
       RaggedIndices context(batch_size), targets(batch_size);
       for (int64_t b = 0; b < batch_size; ++b)
-        while (context[b].empty()) sample_clip(config_.masks[spec], size, g, context[b], targets[b]);
+        while (context[b].empty()) sample_clip(config_.masks[spec], size, context_frames, g, context[b], targets[b]);
       out.context.push_back(std::move(context));
       out.targets.push_back(std::move(targets));
     }
@@ -138,12 +145,21 @@ class MultiBlockMask3D {
                ", which leaves no context: lower spatial_scale or temporal_scale");
   }
 
+  // The frames the context may span in one batch: max_temporal_keep of them, or a number drawn
+  // uniformly from min_temporal_keep's to max_temporal_keep's (the same for every clip, since
+  // collation cuts a batch's context lists to the shortest).
+  int64_t context_span(const MaskSpec3D& spec, Generator& g) const {
+    const auto frames_of = [&](double fraction) {
+      return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(config_.frames) * fraction));
+    };
+    const int64_t most = frames_of(spec.max_temporal_keep);
+    return spec.min_temporal_keep > 0 ? g.randint(frames_of(spec.min_temporal_keep), most + 1) : most;
+  }
+
   // One draw of the clip's blocks: the union goes to `targets`, the rest to `context`.
-  void sample_clip(const MaskSpec3D& spec, BlockSize3D size, Generator& g, std::vector<int64_t>& context,
-                   std::vector<int64_t>& targets) const {
+  void sample_clip(const MaskSpec3D& spec, BlockSize3D size, int64_t context_frames, Generator& g,
+                   std::vector<int64_t>& context, std::vector<int64_t>& targets) const {
     const int64_t plane = config_.height * config_.width;
-    const int64_t context_frames =
-        std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(config_.frames) * spec.max_temporal_keep));
     std::vector<uint8_t> in_target(static_cast<size_t>(config_.frames * plane), 0);  // (T, H, W)
     if (context_frames < config_.frames) std::fill(in_target.begin() + context_frames * plane, in_target.end(), 1);
     for (int64_t n = 0; n < spec.num_blocks; ++n) {

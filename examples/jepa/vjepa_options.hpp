@@ -125,8 +125,8 @@ struct VJEPARunOptions {
     };
     m.masks = {spec(short_scale, short_blocks, 1.0), spec(long_scale, long_blocks, 1.0)};
     if (future_keep > 0) {
-      JEPA_CHECK(future_keep_min <= future_keep, "train-vjepa", "--future-keep-min ", future_keep_min,
-                 " must not exceed --future-keep ", future_keep);
+      JEPA_CHECK(0 <= future_keep_min && future_keep_min <= future_keep, "train-vjepa",
+                 "--future-keep-min must be in [0, --future-keep = ", future_keep, "], got ", future_keep_min);
       m.masks.push_back(spec(future_scale, future_blocks, future_keep));
       m.masks.back().min_temporal_keep = future_keep_min;
     }

@@ -3,7 +3,7 @@
 // The loader thread generates each batch's clips (physics_data.hpp) and samples its 3-D masks from
 // the global step, so `--resume DIR` reproduces an uninterrupted run with the same thread count.
 // `--init-from DIR` starts a new run from another one's model: a curriculum, e.g. the balls on a
-// world without the occluder first (README "V-JEPA quick start").
+// world without the occluder first (docs/experiments/vjepa-surprise-curriculum.md).
 #include "commands.hpp"
 #include "physics_data.hpp"
 #include "vjepa_options.hpp"

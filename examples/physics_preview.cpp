@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <jepa/data/physics_world.hpp>
+#include <jepa/io/json.hpp>
 
 namespace {
 
@@ -77,7 +78,7 @@ int main(int argc, char** argv) try {
   const int64_t T = cfg.frames, H = cfg.height, W = cfg.width, gap = 6;
   const int64_t cell_h = H * scale + gap, cell_w = W * scale + gap;
   Canvas canvas(static_cast<int64_t>(rows.size()) * cell_h + gap, T * cell_w + gap, {40, 48, 72});
-  std::string events_json;
+  jepa::json::ObjectWriter events;
   int64_t balls = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     const jepa::Clip clip = jepa::generate_clip(cfg, seed, rows[r]);
@@ -90,8 +91,8 @@ int main(int argc, char** argv) try {
       canvas.blit(y0, x0, frames.data() + t * H * W, H, W, scale);
     }
     if (rows[r] != jepa::Event::none)
-      events_json += std::string(events_json.empty() ? "" : ",") + "\"" + jepa::event_name(rows[r]) + "\":{\"frame\":" +
-                     std::to_string(clip.event_frame) + ",\"ball\":" + std::to_string(clip.event_ball) + "}";
+      events.add(jepa::event_name(rows[r]),
+                 jepa::json::ObjectWriter().add("frame", clip.event_frame).add("ball", clip.event_ball));
   }
   canvas.write_png(out_path);
 
@@ -104,12 +105,20 @@ int main(int argc, char** argv) try {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::nth_element(ms.begin(), ms.begin() + 3, ms.end());
-  std::printf(
-      "{\"example\":\"physics_preview\",\"png\":\"%s\",\"seed\":%llu,\"frames\":%lld,\"size\":%lld,\"balls\":%lld,"
-      "\"events\":{%s},\"batch\":%lld,\"batch_ms\":%.2f,\"clips_per_s\":%.0f,\"threads\":%d}\n",
-      out_path.c_str(), static_cast<unsigned long long>(seed), static_cast<long long>(T), static_cast<long long>(H),
-      static_cast<long long>(balls), events_json.c_str(), static_cast<long long>(kBatch), ms[3], kBatch * 1000.0 / ms[3],
-      jepa::cpu::max_threads());
+  std::printf("%s\n", jepa::json::ObjectWriter()
+                          .add("example", "physics_preview")
+                          .add("png", out_path)
+                          .add("seed", seed)
+                          .add("frames", T)
+                          .add("size", H)
+                          .add("balls", balls)
+                          .add("events", events)
+                          .add("batch", kBatch)
+                          .add("batch_ms", ms[3])
+                          .add("clips_per_s", kBatch * 1000.0 / ms[3])
+                          .add("threads", jepa::cpu::max_threads())
+                          .str()
+                          .c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "physics_preview: %s\n", e.what());

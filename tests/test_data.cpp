@@ -494,12 +494,12 @@ TEST_CASE("metrics.jsonl: one flushed JSON object per line, appended across runs
   const std::string path = temp_path("metrics.jsonl");
   {
     tool::MetricsLog log(path);
-    log.write(tool::MetricsRecord().add("step", 1).add("loss", 0.25).add("phase", "train \"a\"").add("ok", true));
+    log.write(json::ObjectWriter().add("step", 1).add("loss", 0.25).add("phase", "train \"a\"").add("ok", true));
     CHECK(tool::read_metrics(path).size() == 1);  // on disk before the log closes
   }
   {
     tool::MetricsLog log(path);
-    log.write(tool::MetricsRecord().add("step", int64_t{2}).add("loss", std::nan("")).add("lr", 1e-4f));
+    log.write(json::ObjectWriter().add("step", int64_t{2}).add("loss", std::nan("")).add("lr", 1e-4f));
   }
   std::vector<json::Value> lines = tool::read_metrics(path);
   REQUIRE(lines.size() == 2);

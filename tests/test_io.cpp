@@ -43,6 +43,39 @@ TEST_CASE("json: values, escapes and exact integers") {
   CHECK(json::number(int64_t{-7}) == "-7");
 }
 
+TEST_CASE("json: ObjectWriter escapes strings, keeps key order and prints numbers exactly") {
+  json::ObjectWriter inner;
+  inner.add("frame", 7).add("ball", int64_t{-1});
+  const std::vector<int64_t> shape{2, 3};
+  const std::string line = json::ObjectWriter()
+                               .add("z \"key\"", "a\"b\\c\nd\te\x01\x1f/\xc3\xa9")
+                               .add("a", 0.1)
+                               .add("nan", std::nan(""))
+                               .add("inf", -INFINITY)
+                               .add("float", 1e-4f)
+                               .add("double", 1.0 / 3.0)
+                               .add("big", uint64_t{18446744073709551615u})
+                               .add("yes", true)
+                               .add("none", nullptr)
+                               .add("inner", inner)
+                               .add("shape", shape)
+                               .add("empty", json::ObjectWriter())
+                               .str();
+  CHECK(line ==
+        "{\"z \\\"key\\\"\":\"a\\\"b\\\\c\\nd\\te\\u0001\\u001f/\xc3\xa9\",\"a\":0.1,\"nan\":null,"
+        "\"inf\":null,\"float\":1e-04,\"double\":0.3333333333333333,\"big\":18446744073709551615,\"yes\":true,"
+        "\"none\":null,\"inner\":{\"frame\":7,\"ball\":-1},\"shape\":[2,3],\"empty\":{}}");
+  const json::Value back = json::parse(line, "test", "line");
+  REQUIRE(back.members.size() == 12);
+  CHECK(back.members[0].first == "z \"key\"");
+  CHECK(back.members[0].second.text == "a\"b\\c\nd\te\x01\x1f/\xc3\xa9");
+  CHECK(back.find("double")->as_double() == 1.0 / 3.0);  // round-trips to the same double
+  CHECK(static_cast<float>(back.find("float")->as_double()) == 1e-4f);  // and a float to the same float
+  CHECK(back.find("inner")->members[1].second.as_int64() == -1);
+  CHECK(back.find("shape")->items[1].as_int64() == 3);
+  CHECK(json::ObjectWriter().str() == "{}");
+}
+
 TEST_CASE("json: malformed text is rejected with its position") {
   auto parse_error = [](std::string_view text) { return error_of([&] { json::parse(text, "test", "doc"); }); };
   CHECK(parse_error(R"({"a": 1,})") == "[test] doc: invalid JSON at byte 8: expected a string key");

@@ -32,17 +32,6 @@ Bytes idx_file(uint8_t type_code, const std::vector<uint32_t>& dims, const Bytes
   return out;
 }
 
-// `data` wrapped as a gzip file holding one stored (uncompressed) deflate block.
-Bytes gzip_stored(const Bytes& data) {
-  Bytes out = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0x01};
-  const auto n = static_cast<uint16_t>(data.size());
-  for (const uint16_t v : {n, static_cast<uint16_t>(~n)}) store_le<uint16_t>(out, v);
-  out.insert(out.end(), data.begin(), data.end());
-  store_le<uint32_t>(out, crc32(data));
-  store_le<uint32_t>(out, static_cast<uint32_t>(data.size()));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("idx: element types, gzip, and every validation error") {
@@ -51,7 +40,7 @@ TEST_CASE("idx: element types, gzip, and every validation error") {
   Tensor u8 = load_idx(path);
   CHECK(u8.shape() == Shape{2, 3});
   CHECK(u8.to_vector<double>() == std::vector<double>{0, 1, 2, 253, 254, 255});
-  write_bytes(path, gzip_stored(idx_file(0x08, {2, 3}, {0, 1, 2, 253, 254, 255})));
+  write_bytes(path, gzip_bytes(idx_file(0x08, {2, 3}, {0, 1, 2, 253, 254, 255})));
   CHECK(load_idx(path, DType::i64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 253, 254, 255});
   write_bytes(path, idx_file(0x09, {2}, {0x80, 0x7f}));
   CHECK(load_idx(path).to_vector<double>() == std::vector<double>{-128, 127});
@@ -81,9 +70,13 @@ TEST_CASE("idx: element types, gzip, and every validation error") {
         prefix + "expected 4 bytes of data for shape [2], found 5 (1 trailing bytes)");
   CHECK(load_error(idx_file(0x08, {65536, 65536, 65536, 65536, 65536}, {})) ==
         prefix + "shape [65536, 65536, 65536, 65536, 65536] is too large");
-  Bytes bad_gzip = gzip_stored(idx_file(0x08, {1}, {7}));
+  Bytes bad_gzip = gzip_bytes(idx_file(0x08, {1}, {7}));
   bad_gzip[bad_gzip.size() - 6] ^= 1;
-  CHECK(load_error(bad_gzip) == "[gunzip] " + path + ": CRC-32 mismatch: the data is corrupt");
+  CHECK(load_error(bad_gzip) == "[gunzip] " + path + ": corrupt gzip data near compressed byte " +
+                                    std::to_string(bad_gzip.size() - 4) + ": incorrect data check");
+  CHECK(load_error(slice(bad_gzip, 0, bad_gzip.size() - 9)) ==
+        "[gunzip] " + path + ": truncated: the data ends inside a gzip member (" + std::to_string(bad_gzip.size() - 9) +
+            " bytes read)");
 }
 
 TEST_CASE("fashion-mnist: loads both splits and matches the Python reference") {

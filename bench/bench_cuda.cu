@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <jepa/io/json.hpp>
 #include <jepa/jepa.hpp>
 #include <jepa/models/ijepa.hpp>
 #include <jepa/optim/adamw.hpp>
@@ -26,6 +27,8 @@ namespace {
 
 const Device kGpu{gpu::kDeviceType, 0};
 int repeats = 20;
+
+void print_line(const json::ObjectWriter& figures) { std::printf("%s\n", figures.str().c_str()); }
 
 // Median wall time of f in milliseconds, the device idle before and after each run.
 double median_ms(const std::function<void()>& f) {
@@ -93,8 +96,14 @@ void bench_gemm(int64_t M, int64_t N, int64_t K) {
     validate(mode.name, max_abs_diff(c, reference) / std::sqrt(static_cast<double>(K)),
              mode.dtype == DType::bf16 ? 2e-2 : 2e-3);
     const double ms = median_ms([&] { gpu::gemm(mode.impl, plan, a, b, c, 1.0, 0.0); });
-    std::printf("{\"bench\": \"gemm\", \"mode\": \"%s\", \"M\": %ld, \"N\": %ld, \"K\": %ld, \"ms\": %.4f, \"tflops\": %.2f}\n",
-                mode.name, M, N, K, ms, 2.0 * M * N * K / ms * 1e-9);
+    print_line(json::ObjectWriter()
+                   .add("bench", "gemm")
+                   .add("mode", mode.name)
+                   .add("M", M)
+                   .add("N", N)
+                   .add("K", K)
+                   .add("ms", ms)
+                   .add("tflops", 2.0 * M * N * K / ms * 1e-9));
   }
   gpu::set_allow_tf32(false);
 }
@@ -125,10 +134,17 @@ void bench_attention(int64_t B, int64_t H, int64_t N, int64_t D, DType dtype) {
     const Tensor qg = q.detach().requires_grad_(), kg = k.detach().requires_grad_(), vg = v.detach().requires_grad_();
     composed_both = median_ms([&] { composed_attention(qg, kg, vg).backward(dout); });
   }
-  std::printf("{\"bench\": \"attention\", \"dtype\": \"%s\", \"B\": %ld, \"H\": %ld, \"N\": %ld, \"D\": %ld, "
-              "\"fused_fwd_ms\": %.4f, \"fused_fwd_bwd_ms\": %.4f, \"composed_fwd_ms\": %.4f, "
-              "\"composed_fwd_bwd_ms\": %.4f}\n",
-              dtype_name(dtype), B, H, N, D, fused_fwd, fused_both, composed_fwd, composed_both);
+  print_line(json::ObjectWriter()
+                 .add("bench", "attention")
+                 .add("dtype", dtype_name(dtype))
+                 .add("B", B)
+                 .add("H", H)
+                 .add("N", N)
+                 .add("D", D)
+                 .add("fused_fwd_ms", fused_fwd)
+                 .add("fused_fwd_bwd_ms", fused_both)
+                 .add("composed_fwd_ms", composed_fwd)
+                 .add("composed_fwd_bwd_ms", composed_both));
 }
 
 void bench_bandwidth(int64_t rows, int64_t D) {
@@ -139,8 +155,12 @@ void bench_bandwidth(int64_t rows, int64_t D) {
   const double bytes = 2.0 * rows * D * 4;  // read x, write y
   const double ln = median_ms([&] { layer_norm(x, {D}, w, b); });
   const double add_ms = median_ms([&] { add(x, x); });
-  std::printf("{\"bench\": \"bandwidth\", \"rows\": %ld, \"D\": %ld, \"layer_norm_gbps\": %.1f, \"add_gbps\": %.1f}\n",
-              rows, D, bytes / ln * 1e-6, 1.5 * bytes / add_ms * 1e-6);
+  print_line(json::ObjectWriter()
+                 .add("bench", "bandwidth")
+                 .add("rows", rows)
+                 .add("D", D)
+                 .add("layer_norm_gbps", bytes / ln * 1e-6)
+                 .add("add_gbps", 1.5 * bytes / add_ms * 1e-6));
 }
 
 void bench_ijepa_step(int64_t batch) {
@@ -177,8 +197,11 @@ void bench_ijepa_step(int64_t batch) {
     optim::ema_update(target, *encoder, 0.996);
   };
   const double ms = median_ms(step);
-  std::printf("{\"bench\": \"ijepa_step\", \"batch\": %ld, \"ms\": %.3f, \"images_per_s\": %.0f}\n", batch, ms,
-              batch / ms * 1e3);
+  print_line(json::ObjectWriter()
+                 .add("bench", "ijepa_step")
+                 .add("batch", batch)
+                 .add("ms", ms)
+                 .add("images_per_s", batch / ms * 1e3));
 }
 
 }  // namespace
@@ -186,7 +209,7 @@ void bench_ijepa_step(int64_t batch) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   if (!gpu::available()) {
-    std::printf("{\"bench\": \"%s\", \"skipped\": \"%s\"}\n", gpu::kBackendName, gpu::unavailable_reason().c_str());
+    print_line(json::ObjectWriter().add("bench", gpu::kBackendName).add("skipped", gpu::unavailable_reason()));
     return 0;
   }
   if (quick) repeats = 5;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <jepa/backends/cpu/gemm.hpp>
+#include <jepa/io/json.hpp>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -208,20 +209,28 @@ void run_case(const Case& c, int threads, Isa isa, int reps, double peak) {
   for (int r = 0; r < reps; ++r) ours_gflops.push_back(flops / seconds(calls, ours) / 1e9);
 #endif
   const double g = median(ours_gflops);
-  std::printf(
-      "{\"bench\":\"gemm\",\"name\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_a\":%s,\"trans_b\":%s,"
-      "\"batch\":%lld,\"threads\":%d,\"isa\":\"%s\",\"omp_wait_policy\":\"%s\",\"reps\":%d,\"gflops\":%.1f",
-      c.name, static_cast<long long>(c.m), static_cast<long long>(c.n), static_cast<long long>(c.k),
-      c.trans_a ? "true" : "false", c.trans_b ? "true" : "false", static_cast<long long>(c.batch), threads,
-      jepa::cpu::isa_name(isa), std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default", reps, g);
+  jepa::json::ObjectWriter line;
+  line.add("bench", "gemm")
+      .add("name", c.name)
+      .add("m", c.m)
+      .add("n", c.n)
+      .add("k", c.k)
+      .add("trans_a", c.trans_a)
+      .add("trans_b", c.trans_b)
+      .add("batch", c.batch)
+      .add("threads", threads)
+      .add("isa", jepa::cpu::isa_name(isa))
+      .add("omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default")
+      .add("reps", reps)
+      .add("gflops", g);
   if (blas_gflops.empty()) {
-    std::printf(",\"openblas_gflops\":null,\"ratio\":null,\"openblas\":\"not found\"");
+    line.add("openblas_gflops", nullptr).add("ratio", nullptr).add("openblas", "not found");
   } else {
     const double b = median(blas_gflops);
-    std::printf(",\"openblas_gflops\":%.1f,\"ratio\":%.3f,\"max_rel_diff\":%.2e", b, g / b, max_rel_diff);
+    line.add("openblas_gflops", b).add("ratio", g / b).add("max_rel_diff", max_rel_diff);
   }
-  if (peak > 0) std::printf(",\"peak_gflops\":%.0f,\"peak_fraction\":%.3f", peak, g / peak);
-  std::printf("}\n");
+  if (peak > 0) line.add("peak_gflops", peak).add("peak_fraction", g / peak);
+  std::printf("%s\n", line.str().c_str());
   std::fflush(stdout);
 }
 
@@ -267,8 +276,13 @@ int main(int argc, char** argv) {
 #endif
   for (int threads : thread_counts) {
     const double peak = fma_peak(isa, threads);
-    std::printf("{\"bench\":\"fma_peak\",\"isa\":\"%s\",\"threads\":%d,\"gflops\":%.1f}\n", jepa::cpu::isa_name(isa),
-                threads, peak);
+    std::printf("%s\n", jepa::json::ObjectWriter()
+                            .add("bench", "fma_peak")
+                            .add("isa", jepa::cpu::isa_name(isa))
+                            .add("threads", threads)
+                            .add("gflops", peak)
+                            .str()
+                            .c_str());
     for (const Case& c : kCases)
       if (only.empty() || only == c.name) run_case(c, threads, isa, reps, peak);
   }

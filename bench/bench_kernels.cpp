@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <jepa/io/json.hpp>
 #include <jepa/jepa.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <string>
@@ -43,9 +44,16 @@ double median(std::vector<double> v) {
 
 void print(const std::string& kernel, int threads, double ours, double composite, const std::string& unit,
            double speedup) {
-  std::printf("{\"bench\":\"kernels\",\"kernel\":\"%s\",\"threads\":%d,\"ours\":%.4g,\"composite\":%.4g,"
-              "\"unit\":\"%s\",\"speedup\":%.3g}\n",
-              kernel.c_str(), threads, ours, composite, unit.c_str(), speedup);
+  std::printf("%s\n", json::ObjectWriter()
+                          .add("bench", "kernels")
+                          .add("kernel", kernel)
+                          .add("threads", threads)
+                          .add("ours", ours)
+                          .add("composite", composite)
+                          .add("unit", unit)
+                          .add("speedup", speedup)
+                          .str()
+                          .c_str());
   std::fflush(stdout);
 }
 

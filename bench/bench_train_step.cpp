@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include <jepa/io/json.hpp>
 #include <jepa/io/safetensors.hpp>
 
 #include "ijepa_options.hpp"
@@ -53,9 +54,16 @@ int main(int argc, char** argv) {
     meta["warmup"] = std::to_string(warmup);
     save_safetensors(dump, work, meta);
   }
-  std::printf("{\"bench\":\"train_step\",\"impl\":\"jepa-cpp\",\"model\":\"%s\",\"depth\":%ld,\"batch\":%ld,"
-              "\"threads\":%d,\"step_ms\":%.2f,\"images_per_s\":%.1f}\n",
-              run.model.c_str(), static_cast<long>(run.depth), static_cast<long>(run.optim.batch), cpu::max_threads(),
-              median, 1000.0 * static_cast<double>(run.optim.batch) / median);
+  std::printf("%s\n", json::ObjectWriter()
+                          .add("bench", "train_step")
+                          .add("impl", "jepa-cpp")
+                          .add("model", run.model)
+                          .add("depth", run.depth)
+                          .add("batch", run.optim.batch)
+                          .add("threads", cpu::max_threads())
+                          .add("step_ms", median)
+                          .add("images_per_s", 1000.0 * static_cast<double>(run.optim.batch) / median)
+                          .str()
+                          .c_str());
   return 0;
 }

@@ -2,67 +2,29 @@
 // (possible, vanish, teleport, reverse; frames left to right, the event frame framed in red), then
 // times batch generation and prints one JSON line of figures.
 //   physics_preview [out.png] [seed] [image size] [pixels per image pixel]
-#include <png.h>
-
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <jepa/data/physics_world.hpp>
+#include <jepa/io/json.hpp>
+
+#include "jepa/png.hpp"
 
 namespace {
 
-struct Rgb {
-  uint8_t r, g, b;
-};
-
-class Canvas {
- public:
-  Canvas(int64_t height, int64_t width, Rgb fill) : height_(height), width_(width), pixels_(height * width, fill) {}
-
-  void set(int64_t y, int64_t x, Rgb c) {
-    if (y >= 0 && y < height_ && x >= 0 && x < width_) pixels_[y * width_ + x] = c;
-  }
-  void fill_rect(int64_t y0, int64_t x0, int64_t h, int64_t w, Rgb c) {
-    for (int64_t y = y0; y < y0 + h; ++y)
-      for (int64_t x = x0; x < x0 + w; ++x) set(y, x, c);
-  }
-  // A grey image (h, w) with values in [0, 1], each pixel drawn as a scale x scale block.
-  void blit(int64_t y0, int64_t x0, const float* image, int64_t h, int64_t w, int64_t scale) {
-    for (int64_t y = 0; y < h * scale; ++y)
-      for (int64_t x = 0; x < w * scale; ++x) {
-        const auto v = static_cast<uint8_t>(std::lround(std::clamp(image[(y / scale) * w + x / scale], 0.0f, 1.0f) * 255));
-        set(y0 + y, x0 + x, {v, v, v});
-      }
-  }
-
-  void write_png(const std::string& path) const {
-    FILE* file = std::fopen(path.c_str(), "wb");
-    if (!file) throw jepa::Error("[physics_preview] cannot open " + path + " for writing");
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-      png_destroy_write_struct(&png, &info);
-      std::fclose(file);
-      throw jepa::Error("[physics_preview] libpng failed writing " + path);
+// Draws a grey image (h, w) with values in [0, 1] at (x0, y0), each pixel as a scale x scale block.
+void blit(jepa::tool::Image& canvas, int x0, int y0, const float* image, int h, int w, int scale) {
+  for (int y = 0; y < h * scale; ++y)
+    for (int x = 0; x < w * scale; ++x) {
+      const float value = std::clamp(image[(y / scale) * w + x / scale], 0.0f, 1.0f);
+      const auto v = static_cast<uint8_t>(std::lround(value * 255));
+      canvas.set(x0 + x, y0 + y, {v, v, v});
     }
-    png_init_io(png, file);
-    png_set_IHDR(png, info, static_cast<png_uint_32>(width_), static_cast<png_uint_32>(height_), 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int64_t y = 0; y < height_; ++y)
-      png_write_row(png, reinterpret_cast<png_const_bytep>(pixels_.data() + y * width_));
-    png_write_end(png, nullptr);
-    png_destroy_write_struct(&png, &info);
-    std::fclose(file);
-  }
-
- private:
-  int64_t height_, width_;
-  std::vector<Rgb> pixels_;
-};
+}
 
 }  // namespace
 
@@ -71,29 +33,31 @@ int main(int argc, char** argv) try {
   const uint64_t seed = argc > 2 ? std::stoull(argv[2]) : 7;
   jepa::PhysicsConfig cfg;
   cfg.height = cfg.width = argc > 3 ? std::stoll(argv[3]) : 32;
-  const int64_t scale = argc > 4 ? std::stoll(argv[4]) : std::max<int64_t>(1, 128 / cfg.width);
+  const int T = static_cast<int>(cfg.frames), H = static_cast<int>(cfg.height), W = static_cast<int>(cfg.width);
+  const int scale = argc > 4 ? std::stoi(argv[4]) : std::max(1, 128 / W);
 
   const std::vector<jepa::Event> rows{jepa::Event::none, jepa::Event::vanish, jepa::Event::teleport, jepa::Event::reverse};
-  const int64_t T = cfg.frames, H = cfg.height, W = cfg.width, gap = 6;
-  const int64_t cell_h = H * scale + gap, cell_w = W * scale + gap;
-  Canvas canvas(static_cast<int64_t>(rows.size()) * cell_h + gap, T * cell_w + gap, {40, 48, 72});
-  std::string events_json;
+  const int gap = 6, cell_h = H * scale + gap, cell_w = W * scale + gap;
+  jepa::tool::Image canvas(T * cell_w + gap, static_cast<int>(rows.size()) * cell_h + gap, {40, 48, 72});
+  jepa::json::ObjectWriter events;
   int64_t balls = 0;
   for (size_t r = 0; r < rows.size(); ++r) {
     const jepa::Clip clip = jepa::generate_clip(cfg, seed, rows[r]);
     balls = clip.num_balls;
     const std::vector<float> frames = clip.frames.contiguous().to_vector<float>();  // (1, T, H, W)
-    const int64_t y0 = static_cast<int64_t>(r) * cell_h + gap;
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t x0 = t * cell_w + gap;
-      if (t == clip.event_frame) canvas.fill_rect(y0 - gap / 2, x0 - gap / 2, H * scale + gap, W * scale + gap, {220, 40, 40});
-      canvas.blit(y0, x0, frames.data() + t * H * W, H, W, scale);
+    const int y0 = static_cast<int>(r) * cell_h + gap;
+    for (int t = 0; t < T; ++t) {
+      const int x0 = t * cell_w + gap;
+      if (t == clip.event_frame)
+        jepa::tool::fill_rect(canvas, x0 - gap / 2, y0 - gap / 2, x0 + W * scale + gap / 2 - 1,
+                              y0 + H * scale + gap / 2 - 1, {220, 40, 40});
+      blit(canvas, x0, y0, frames.data() + t * H * W, H, W, scale);
     }
     if (rows[r] != jepa::Event::none)
-      events_json += std::string(events_json.empty() ? "" : ",") + "\"" + jepa::event_name(rows[r]) + "\":{\"frame\":" +
-                     std::to_string(clip.event_frame) + ",\"ball\":" + std::to_string(clip.event_ball) + "}";
+      events.add(jepa::event_name(rows[r]),
+                 jepa::json::ObjectWriter().add("frame", clip.event_frame).add("ball", clip.event_ball));
   }
-  canvas.write_png(out_path);
+  jepa::tool::write_png(out_path, canvas);
 
   // Batch generation speed: median of 7 batches of 64 clips.
   constexpr int64_t kBatch = 64;
@@ -104,12 +68,20 @@ int main(int argc, char** argv) try {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::nth_element(ms.begin(), ms.begin() + 3, ms.end());
-  std::printf(
-      "{\"example\":\"physics_preview\",\"png\":\"%s\",\"seed\":%llu,\"frames\":%lld,\"size\":%lld,\"balls\":%lld,"
-      "\"events\":{%s},\"batch\":%lld,\"batch_ms\":%.2f,\"clips_per_s\":%.0f,\"threads\":%d}\n",
-      out_path.c_str(), static_cast<unsigned long long>(seed), static_cast<long long>(T), static_cast<long long>(H),
-      static_cast<long long>(balls), events_json.c_str(), static_cast<long long>(kBatch), ms[3], kBatch * 1000.0 / ms[3],
-      jepa::cpu::max_threads());
+  std::printf("%s\n", jepa::json::ObjectWriter()
+                          .add("example", "physics_preview")
+                          .add("png", out_path)
+                          .add("seed", seed)
+                          .add("frames", T)
+                          .add("size", H)
+                          .add("balls", balls)
+                          .add("events", events)
+                          .add("batch", kBatch)
+                          .add("batch_ms", ms[3])
+                          .add("clips_per_s", kBatch * 1000.0 / ms[3])
+                          .add("threads", jepa::cpu::max_threads())
+                          .str()
+                          .c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "physics_preview: %s\n", e.what());

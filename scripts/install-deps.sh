@@ -6,9 +6,9 @@ set -euo pipefail
 packages=()
 for task in "$@"; do
   case "$task" in
-    build) packages+=(cmake g++ make) ;;
-    test) packages+=(cmake g++ make doctest-dev libcli11-dev libopenblas-dev libpng-dev dataset-fashion-mnist) ;;
-    run) packages+=(cmake g++ make libcli11-dev libpng-dev dataset-fashion-mnist) ;;
+    build) packages+=(cmake g++ make zlib1g-dev) ;;
+    test) packages+=(cmake g++ make zlib1g-dev doctest-dev libcli11-dev libopenblas-dev libpng-dev dataset-fashion-mnist) ;;
+    run) packages+=(cmake g++ make zlib1g-dev libcli11-dev libpng-dev dataset-fashion-mnist) ;;
     bench) packages+=(libopenblas-dev) ;;
     hip) packages+=(hipcc libamdhip64-dev libomp-15-dev) ;;  # libomp: OpenMP for hipcc's clang 15
     reference) packages+=(python3-torch python3-numpy) ;;

@@ -1,6 +1,7 @@
 // Data pipeline: IDX files and Fashion-MNIST, image transforms against PyTorch references
 // (tests/ref/make_io_reference.py), and the prefetching batch loader.
 #include <doctest/doctest.h>
+#include <png.h>
 
 #include <jepa/data/idx.hpp>
 #include <jepa/data/loader.hpp>
@@ -31,17 +32,6 @@ Bytes idx_file(uint8_t type_code, const std::vector<uint32_t>& dims, const Bytes
   return out;
 }
 
-// `data` wrapped as a gzip file holding one stored (uncompressed) deflate block.
-Bytes gzip_stored(const Bytes& data) {
-  Bytes out = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0x01};
-  const auto n = static_cast<uint16_t>(data.size());
-  for (const uint16_t v : {n, static_cast<uint16_t>(~n)}) store_le<uint16_t>(out, v);
-  out.insert(out.end(), data.begin(), data.end());
-  store_le<uint32_t>(out, crc32(data));
-  store_le<uint32_t>(out, static_cast<uint32_t>(data.size()));
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("idx: element types, gzip, and every validation error") {
@@ -50,7 +40,7 @@ TEST_CASE("idx: element types, gzip, and every validation error") {
   Tensor u8 = load_idx(path);
   CHECK(u8.shape() == Shape{2, 3});
   CHECK(u8.to_vector<double>() == std::vector<double>{0, 1, 2, 253, 254, 255});
-  write_bytes(path, gzip_stored(idx_file(0x08, {2, 3}, {0, 1, 2, 253, 254, 255})));
+  write_bytes(path, gzip_bytes(idx_file(0x08, {2, 3}, {0, 1, 2, 253, 254, 255})));
   CHECK(load_idx(path, DType::i64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 253, 254, 255});
   write_bytes(path, idx_file(0x09, {2}, {0x80, 0x7f}));
   CHECK(load_idx(path).to_vector<double>() == std::vector<double>{-128, 127});
@@ -80,9 +70,13 @@ TEST_CASE("idx: element types, gzip, and every validation error") {
         prefix + "expected 4 bytes of data for shape [2], found 5 (1 trailing bytes)");
   CHECK(load_error(idx_file(0x08, {65536, 65536, 65536, 65536, 65536}, {})) ==
         prefix + "shape [65536, 65536, 65536, 65536, 65536] is too large");
-  Bytes bad_gzip = gzip_stored(idx_file(0x08, {1}, {7}));
+  Bytes bad_gzip = gzip_bytes(idx_file(0x08, {1}, {7}));
   bad_gzip[bad_gzip.size() - 6] ^= 1;
-  CHECK(load_error(bad_gzip) == "[gunzip] " + path + ": CRC-32 mismatch: the data is corrupt");
+  CHECK(load_error(bad_gzip) == "[gunzip] " + path + ": corrupt gzip data near compressed byte " +
+                                    std::to_string(bad_gzip.size() - 4) + ": incorrect data check");
+  CHECK(load_error(slice(bad_gzip, 0, bad_gzip.size() - 9)) ==
+        "[gunzip] " + path + ": truncated: the data ends inside a gzip member (" + std::to_string(bad_gzip.size() - 9) +
+            " bytes read)");
 }
 
 TEST_CASE("fashion-mnist: loads both splits and matches the Python reference") {
@@ -390,7 +384,7 @@ TEST_CASE("loader: the destructor stops a worker that is waiting or busy, and op
 }
 
 // ---------------------------------------------------------------------------------------------
-// the command-line tool's utilities (examples/jepa): PNG plots, metrics.jsonl, progress line
+// the command-line tool's utilities (examples/jepa): PNG files and plots, metrics.jsonl, progress line
 
 #include "../examples/jepa/metrics.hpp"
 #include "../examples/jepa/plot.hpp"
@@ -398,65 +392,40 @@ TEST_CASE("loader: the destructor stops a worker that is waiting or busy, and op
 
 namespace {
 
-// Decodes a PNG as encode_png writes it (8-bit RGB, one IDAT), checking every chunk CRC, the
-// zlib header and Adler-32, and undoing the row filters (Sub, as written, and None).
-tool::Image decode_png(const std::string& png) {
-  const Bytes b(png.begin(), png.end());
-  REQUIRE(png.substr(0, 8) == "\x89PNG\r\n\x1a\n");
-  size_t pos = 8;
-  int width = 0, height = 0;
-  Bytes idat;
-  std::vector<std::string> types;
-  while (pos < b.size()) {
-    const uint32_t length = load_be<uint32_t>(&b[pos]);
-    const std::string type(png.substr(pos + 4, 4));
-    types.push_back(type);
-    const std::span<const uint8_t> typed(&b[pos + 4], length + 4);
-    CHECK(crc32(typed) == load_be<uint32_t>(&b[pos + 8 + length]));
-    if (type == "IHDR") {
-      width = static_cast<int>(load_be<uint32_t>(&b[pos + 8]));
-      height = static_cast<int>(load_be<uint32_t>(&b[pos + 12]));
-      CHECK(Bytes(&b[pos + 16], &b[pos + 21]) == Bytes{8, 2, 0, 0, 0});
-    }
-    if (type == "IDAT") idat.insert(idat.end(), &b[pos + 8], &b[pos + 8 + length]);
-    pos += 12 + length;
-  }
-  CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
-  REQUIRE(idat.size() > 6);
-  CHECK((idat[0] * 256 + idat[1]) % 31 == 0);  // zlib header check bits
-  Bytes raw;
-  const size_t used = inflate(std::span(idat).subspan(2), raw, "IDAT");
-  CHECK(used + 6 == idat.size());
-  uint32_t a = 1, s = 0;
-  for (const uint8_t v : raw) a = (a + v) % 65521, s = (s + a) % 65521;
-  CHECK(((s << 16) | a) == load_be<uint32_t>(&idat[idat.size() - 4]));
-
-  tool::Image image(width, height, {0, 0, 0});
-  const size_t stride = static_cast<size_t>(width) * 3;
-  REQUIRE(raw.size() == (stride + 1) * height);
-  for (int y = 0; y < height; ++y) {
-    const uint8_t filter = raw[y * (stride + 1)];
-    REQUIRE(filter <= 1);
-    uint8_t* row = image.rgb.data() + y * stride;
-    for (size_t i = 0; i < stride; ++i)
-      row[i] = static_cast<uint8_t>(raw[y * (stride + 1) + 1 + i] + (filter == 1 && i >= 3 ? row[i - 3] : 0));
-  }
+// A PNG file read back by libpng, converted to 8-bit RGB whatever it holds.
+tool::Image read_png(const std::string& path) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  REQUIRE_MESSAGE(png_image_begin_read_from_file(&png, path.c_str()), png.message);
+  png.format = PNG_FORMAT_RGB;
+  tool::Image image(static_cast<int>(png.width), static_cast<int>(png.height), {0, 0, 0});
+  REQUIRE_MESSAGE(png_image_finish_read(&png, nullptr, image.rgb.data(), 0, nullptr), png.message);
   return image;
 }
 
 }  // namespace
 
-TEST_CASE("png: encode_png decodes back to the same pixels") {
+TEST_CASE("png: write_png reads back through libpng with the same size and pixels") {
   tool::Image image(37, 23, {255, 255, 255});
   for (int y = 0; y < 23; ++y)
     for (int x = 0; x < 37; ++x)
       if (x < 12 || y > 15) image.set(x, y, {static_cast<uint8_t>(x * 7), static_cast<uint8_t>(y * 11), 200});
   image.set(-1, 3, {1, 2, 3});  // outside: ignored
-  const std::string png = tool::encode_png(image);
-  CHECK(decode_png(png).rgb == image.rgb);
+  tool::fill_rect(image, 30, 2, 32, 3, {9, 8, 7});
+  CHECK(image.get(32, 3) == tool::Rgb{9, 8, 7});
+  CHECK(image.get(33, 3) == tool::Rgb{255, 255, 255});
+  const std::string path = temp_path("pixels.png");
+  tool::write_png(path, image);
+  const tool::Image back = read_png(path);
+  CHECK(back.width == 37);
+  CHECK(back.height == 23);
+  CHECK(back.rgb == image.rgb);
 
-  tool::Image flat(400, 300, {255, 255, 255});
-  CHECK(tool::encode_png(flat).size() < 400 * 300 * 3 / 100);  // flat colour compresses well
+  CHECK(tool::encode_png(tool::Image(400, 300, {255, 255, 255}), "flat").size() < 400 * 300 * 3 / 100);
+  CHECK(error_of([] { tool::encode_png(tool::Image(0, 5, {0, 0, 0}), "empty.png"); })
+            .starts_with("[write_png] empty.png: libpng: "));
+  CHECK(error_of([] { tool::write_png("/nonexistent-dir/x.png", tool::Image(2, 2, {0, 0, 0})); }) ==
+        "[write_png] cannot create /nonexistent-dir/x.png.tmp: No such file or directory");
 }
 
 TEST_CASE("plot: curves, axes, log scale and gaps render into a valid PNG") {
@@ -482,8 +451,10 @@ TEST_CASE("plot: curves, axes, log scale and gaps render into a valid PNG") {
   CHECK(count(tool::detail::kBlack) > 1000);  // frame, ticks, title
   const std::string path = temp_path("loss.png");
   tool::write_line_plot(path, {loss}, {"", "step", "", false, 200, 120});
-  const Bytes written = read_bytes(path);
-  CHECK(decode_png(std::string(written.begin(), written.end())).width == 200);
+  const tool::Image written = read_png(path);
+  CHECK(written.width == 200);
+  CHECK(written.height == 120);
+  CHECK(written.get(0, 0) == tool::detail::kWhite);
   CHECK(tool::render_line_plot({}, options).width == 480);  // nothing to draw: an empty frame
   CHECK(tool::detail::linear_ticks(0, 1000, 8) == std::vector<double>{0, 200, 400, 600, 800, 1000});
   CHECK(tool::detail::log_ticks(0.06, 2.1) == std::vector<double>{0.1, 0.2, 0.5, 1, 2});
@@ -494,12 +465,12 @@ TEST_CASE("metrics.jsonl: one flushed JSON object per line, appended across runs
   const std::string path = temp_path("metrics.jsonl");
   {
     tool::MetricsLog log(path);
-    log.write(tool::MetricsRecord().add("step", 1).add("loss", 0.25).add("phase", "train \"a\"").add("ok", true));
+    log.write(json::ObjectWriter().add("step", 1).add("loss", 0.25).add("phase", "train \"a\"").add("ok", true));
     CHECK(tool::read_metrics(path).size() == 1);  // on disk before the log closes
   }
   {
     tool::MetricsLog log(path);
-    log.write(tool::MetricsRecord().add("step", int64_t{2}).add("loss", std::nan("")).add("lr", 1e-4f));
+    log.write(json::ObjectWriter().add("step", int64_t{2}).add("loss", std::nan("")).add("lr", 1e-4f));
   }
   std::vector<json::Value> lines = tool::read_metrics(path);
   REQUIRE(lines.size() == 2);

@@ -1,7 +1,8 @@
 // Helpers for tests that read and write files: reference data paths, a per-process scratch
-// folder, and byte-level edits used to make corrupt variants of good files.
+// folder, byte-level edits used to make corrupt variants of good files, and gzip compression.
 #pragma once
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <functional>
@@ -54,6 +55,23 @@ inline Bytes replaced(const Bytes& b, std::string_view from, std::string_view to
   if (at == std::string::npos) throw std::logic_error("test: pattern not found: " + std::string(from));
   Bytes out = b;
   std::copy(to.begin(), to.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+  return out;
+}
+
+// `data` compressed by zlib as one gzip member.
+inline Bytes gzip_bytes(const Bytes& data) {
+  z_stream stream{};
+  if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("test: deflateInit2 failed");
+  Bytes out(deflateBound(&stream, data.size()));
+  stream.next_in = const_cast<Bytef*>(data.data());
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (rc != Z_STREAM_END) throw std::runtime_error("test: deflate did not finish");
   return out;
 }
 

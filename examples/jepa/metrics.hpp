@@ -1,49 +1,23 @@
 // metrics.jsonl: one JSON object per line, appended and flushed line by line, so a crash loses at
 // most the line being written and every earlier line stays readable. read_metrics() skips an
 // unfinished last line for that reason, and rejects malformed lines anywhere else.
-// Non-finite numbers (a diverged loss) are written as null, JSON having no NaN.
+// Lines are json::ObjectWriter objects: a diverged (non-finite) loss is written as null.
+// Also the result line each evaluation command ends with, printed and saved beside the run.
 #pragma once
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
+#include <jepa/io/atomic_file.hpp>
 #include <jepa/io/file.hpp>
 #include <jepa/io/json.hpp>
 
 namespace jepa::tool {
-
-// One line under construction: fields keep the order they were added in.
-class MetricsRecord {
- public:
-  template <class T>
-  requires std::is_arithmetic_v<T> MetricsRecord& add(std::string_view key, T value) {
-    if constexpr (std::is_same_v<T, bool>)
-      return field(key, value ? "true" : "false");
-    else if constexpr (std::is_integral_v<T>)
-      return field(key, json::number(static_cast<int64_t>(value)));
-    else
-      return field(key, json::number(static_cast<double>(value)));
-  }
-  MetricsRecord& add(std::string_view key, std::string_view text) { return field(key, json::quote(text)); }
-  MetricsRecord& add(std::string_view key, const char* text) { return add(key, std::string_view(text)); }
-
-  std::string json() const { return "{" + body_ + "}"; }
-
- private:
-  MetricsRecord& field(std::string_view key, const std::string& value) {
-    if (!body_.empty()) body_ += ',';
-    body_ += json::quote(key);
-    body_ += ':';
-    body_ += value;
-    return *this;
-  }
-  std::string body_;
-};
 
 class MetricsLog {
  public:
@@ -56,8 +30,8 @@ class MetricsLog {
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  void write(const MetricsRecord& record) {
-    const std::string line = record.json() + "\n";
+  void write(const json::ObjectWriter& record) {
+    const std::string line = record.str() + "\n";
     if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
       fail("MetricsLog", "cannot write to ", path_.string(), ": ", std::strerror(errno));
   }
@@ -66,6 +40,13 @@ class MetricsLog {
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
 };
+
+// Ends an evaluation command: `result` goes to `file` (atomically) and to stdout, one line each.
+inline void write_result(const std::filesystem::path& file, const json::ObjectWriter& result, const char* op) {
+  const std::string line = result.str();
+  write_file_atomically(file, line + "\n", op);
+  std::cout << line << std::endl;
+}
 
 // Every complete line of a metrics.jsonl file, parsed.
 inline std::vector<json::Value> read_metrics(const std::filesystem::path& path) {

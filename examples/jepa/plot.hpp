@@ -57,11 +57,6 @@ inline void draw_text(Image& image, int x, int y, const std::string& s, int scal
   }
 }
 
-inline void fill_rect(Image& image, int x0, int y0, int x1, int y1, Rgb color) {
-  for (int y = y0; y <= y1; ++y)
-    for (int x = x0; x <= x1; ++x) image.set(x, y, color);
-}
-
 // A 2-pixel-wide line from (x0, y0) to (x1, y1) (Bresenham, stamping 2x2 squares).
 inline void draw_line(Image& image, int x0, int y0, int x1, int y1, Rgb color) {
   const int dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0);

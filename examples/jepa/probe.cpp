@@ -8,11 +8,11 @@
 #include <iostream>
 
 #include <jepa/data/transforms.hpp>
-#include <jepa/io/atomic_file.hpp>
 #include <jepa/models/linear_probe.hpp>
 
 #include "commands.hpp"
 #include "ijepa_options.hpp"
+#include "metrics.hpp"
 #include "progress.hpp"
 #include "training_run.hpp"
 
@@ -61,7 +61,8 @@ void probe(const ProbeFlags& flags) {
   const Tensor train_x = normalize(first_rows(train.images, flags.limit_train));
   const Tensor test_x = normalize(first_rows(test.images, flags.limit_test));
   const Tensor train_y = first_rows(train.labels, flags.limit_train), test_y = first_rows(test.labels, flags.limit_test);
-  std::cout << "probing " << path << " (step " << saved.metadata.at("step") << ") on " << train_x.size(0)
+  const int64_t step = saved_step(saved, path);
+  std::cout << "probing " << path << " (step " << step << ") on " << train_x.size(0)
             << " train / " << test_x.size(0) << " test images\n";
 
   auto score = [&](const Tensor& features_train, const Tensor& features_test, const std::string& what) {
@@ -76,11 +77,14 @@ void probe(const ProbeFlags& flags) {
                               encoder_features(random_init, test_x, flags.last_blocks, "random-init encoder, test"), "random-init encoder");
   const double pixels = score(train_x.flatten(1), test_x.flatten(1), "raw pixels");
 
-  std::ostringstream line;
-  line << "{\"probe_acc\":" << ours << ",\"random_init_probe_acc\":" << random << ",\"pixel_probe_acc\":" << pixels
-       << ",\"encoder\":\"" << flags.encoder << "\",\"step\":" << saved.metadata.at("step") << "}";
-  write_file_atomically(fs::path(flags.checkpoint) / "probe.json", line.str() + "\n", "probe");
-  std::cout << line.str() << std::endl;
+  write_result(fs::path(flags.checkpoint) / "probe.json",
+               json::ObjectWriter()
+                   .add("probe_acc", ours)
+                   .add("random_init_probe_acc", random)
+                   .add("pixel_probe_acc", pixels)
+                   .add("encoder", flags.encoder)
+                   .add("step", step),
+               "probe");
 }
 
 }  // namespace

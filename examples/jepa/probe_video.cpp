@@ -7,11 +7,11 @@
 // The largest ball makes the regression targets well defined: ball slots are in no visible order.
 // In the same run, the same probes on a randomly initialised encoder of the same shape.
 // Ends with {"position_r2":..,"velocity_r2":..,"count_acc":..,"random_init_position_r2":..,...}.
-#include <jepa/io/atomic_file.hpp>
 #include <jepa/models/attentive_probe.hpp>
 #include <jepa/models/probe_training.hpp>
 
 #include "commands.hpp"
+#include "metrics.hpp"
 #include "physics_data.hpp"
 #include "vjepa_options.hpp"
 
@@ -132,14 +132,11 @@ void probe_video(const ProbeVideoFlags& flags) {
   }
   figures["count_majority_acc"] = majority_accuracy(train.count, test.count, classes);
 
-  std::ostringstream line;
-  line << "{";
+  json::ObjectWriter result;
   for (const char* key : {"position_r2", "velocity_r2", "count_acc", "random_init_position_r2",
                           "random_init_velocity_r2", "random_init_count_acc", "count_majority_acc"})
-    line << "\"" << key << "\":" << figures.at(key) << ",";
-  line << "\"step\":" << trained.step << "}";
-  write_file_atomically(fs::path(flags.checkpoint) / "probe_video.json", line.str() + "\n", "probe-video");
-  std::cout << line.str() << std::endl;
+    result.add(key, figures.at(key));
+  write_result(fs::path(flags.checkpoint) / "probe_video.json", result.add("step", trained.step), "probe-video");
 }
 
 }  // namespace

@@ -20,9 +20,8 @@
 // occluder has no vanish figures.
 #include <numeric>
 
-#include <jepa/io/atomic_file.hpp>
-
 #include "commands.hpp"
+#include "metrics.hpp"
 #include "physics_data.hpp"
 #include "vjepa_options.hpp"
 
@@ -165,17 +164,15 @@ void surprise_test(const SurpriseFlags& flags) {
     }
   }
 
-  std::ostringstream line;
-  line << "{";
+  json::ObjectWriter result;
   for (const char* prefix : {"surprise_", "random_init_"})
     for (const char* measure : {"auc_", "pair_acc_", "twin_gap_", "possible_error_", "ball_free_error_"})
       for (const Event kind : kinds) {
         const std::string key = std::string(prefix) + measure + event_name(kind);
-        line << "\"" << key << "\":" << figures.at(key) << ",";
+        result.add(key, figures.at(key));
       }
-  line << "\"pairs\":" << flags.pairs << ",\"step\":" << trained.step << "}";
-  write_file_atomically(fs::path(flags.checkpoint) / "surprise.json", line.str() + "\n", "surprise");
-  std::cout << line.str() << std::endl;
+  write_result(fs::path(flags.checkpoint) / "surprise.json", result.add("pairs", flags.pairs).add("step", trained.step),
+               "surprise");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // be made) is saved at its last step before it stops. A run resumed from its checkpoint rewrites
 // the metrics after the checkpoint's step, so the log matches an uninterrupted run.
 #pragma once
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -43,6 +44,17 @@ inline SafeTensors load_run_checkpoint(const fs::path& dir, const std::string& f
   JEPA_CHECK(it != saved.metadata.end() && it->second == format, "checkpoint", path.string(), " is not a ", format,
              " checkpoint");
   return saved;
+}
+
+// The step a run's checkpoint was saved at (its "step" metadata).
+inline int64_t saved_step(const SafeTensors& saved, const fs::path& path) {
+  const auto it = saved.metadata.find("step");
+  JEPA_CHECK(it != saved.metadata.end(), "checkpoint", path.string(), " records no step in its metadata");
+  int64_t step = -1;
+  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
+  JEPA_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && step >= 0, "checkpoint",
+             path.string(), ": its step metadata '", it->second, "' is not a step number");
+  return step;
 }
 
 inline void write_loss_plot(const fs::path& dir, const std::string& title) {
@@ -117,7 +129,7 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
       throw;
     }
     const double items_per_s = static_cast<double>((s - first) * run.batch_size) / elapsed();
-    metrics.write(MetricsRecord()
+    metrics.write(json::ObjectWriter()
                       .add("step", s)
                       .add("epoch", item.epoch)
                       .add("loss", stats.loss)
@@ -132,9 +144,14 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
   std::cout << "checkpoint: " << fs::absolute(checkpoint).string() << "\n"
             << "metrics:    " << fs::absolute(run.out / "metrics.jsonl").string() << "\n"
             << "loss plot:  " << fs::absolute(run.out / "loss.png").string() << "\n";
-  std::cout << "{\"command\":\"train\",\"format\":\"" << run.format << "\",\"steps\":" << last
-            << ",\"seconds\":" << seconds << ",\"items_per_s\":"
-            << static_cast<double>((last - first) * run.batch_size) / std::max(seconds, 1e-9) << "}" << std::endl;
+  std::cout << json::ObjectWriter()
+                   .add("command", "train")
+                   .add("format", run.format)
+                   .add("steps", last)
+                   .add("seconds", seconds)
+                   .add("items_per_s", static_cast<double>((last - first) * run.batch_size) / std::max(seconds, 1e-9))
+                   .str()
+            << std::endl;
 }
 
 }  // namespace jepa::tool

@@ -142,7 +142,8 @@ inline constexpr const char* kVJEPATrainFormat = "jepa-cpp/vjepa-train/1";
 // (seeded differently from the run's own initialisation) for baselines.
 struct TrainedVJEPA {
   VJEPARunOptions run;
-  std::string path, step;
+  std::string path;
+  int64_t step = 0;
   std::unique_ptr<models::VJEPA> model, random_init;
 };
 
@@ -151,7 +152,7 @@ inline TrainedVJEPA load_vjepa_run(const std::string& dir) {
   const SafeTensors saved = load_run_checkpoint(dir, kVJEPATrainFormat);
   out.path = (fs::path(dir) / "checkpoint.safetensors").string();
   out.run = from_metadata<VJEPARunOptions>(saved.metadata, out.path);
-  out.step = saved.metadata.at("step");
+  out.step = saved_step(saved, out.path);
   const models::VJEPAConfig config = out.run.model_config();
   Generator init(out.run.seed), other(out.run.seed + 1);
   out.model = std::make_unique<models::VJEPA>(config, init);

@@ -1,4 +1,6 @@
-// Uses the installed headers: the README's ten-line example, checked.
+// Uses the installed headers: the README's ten-line example, checked, and gzip reading, which
+// links zlib through the installed package.
+#include <jepa/io/gzip.hpp>
 #include <jepa/jepa.hpp>
 
 #include <iostream>
@@ -15,6 +17,8 @@ int main() {
   loss.backward();  // w.grad(), b.grad()
   std::cout << w.grad() << "\n";
   if (w.grad().shape() != Shape{4, 16} || b.grad().shape() != Shape{4}) return 1;
+  const std::vector<uint8_t> empty_gzip = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (!gunzip(empty_gzip, "empty member").empty()) return 1;
   std::cout << "consumer ok\n";
   return 0;
 }

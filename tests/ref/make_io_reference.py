@@ -1,9 +1,9 @@
-"""Reference files for tests/test_io.cpp, written by numpy, zlib/gzip and PyTorch.
+"""Reference files for tests/test_io.cpp, written by numpy, gzip and PyTorch.
 
 Run with Debian's Python (it has torch and numpy):  /usr/bin/python3 tests/ref/make_io_reference.py
 Writes tests/data/io/:
-  deflate/       one input (plain.bin) and its compressions by zlib (raw deflate at several levels,
-                 strategies and window sizes) and gzip (plain, with a file name, two members, empty)
+  gzip/          one input (plain.bin) and its compressions by gzip (level 9, with a file name,
+                 two members, empty)
   npy/           arrays saved by numpy: each supported dtype, format versions 1.0/2.0/3.0, and the
                  layouts the reader must refuse (Fortran order, big-endian)
   resize/        torch.nn.functional.interpolate(bilinear, align_corners=False) inputs and outputs
@@ -16,7 +16,6 @@ import io
 import json
 import os
 import struct
-import zlib
 
 import numpy as np
 import torch
@@ -32,8 +31,7 @@ def write(path, data):
 
 
 def plain_input():
-    """About 5 KB mixing text-like data, incompressible bytes and long runs, so zlib uses every
-    block type and both short and maximal (258-byte) matches."""
+    """About 5 KB mixing text-like data, incompressible bytes and long runs."""
     rng = np.random.default_rng(7)
     letters = np.frombuffer(b"etaoinshrdlucmfwypvbgkqjxz", dtype=np.uint8)
     words = [letters[rng.integers(0, 26 if k % 3 else 8, rng.integers(1, 9))].tobytes() for k in range(80)]
@@ -43,28 +41,10 @@ def plain_input():
     return b" ".join(text) + noise + runs
 
 
-def raw_deflate(data, level, wbits=-15, mem_level=8, strategy=zlib.Z_DEFAULT_STRATEGY):
-    c = zlib.compressobj(level, zlib.DEFLATED, wbits, mem_level, strategy)
-    return c.compress(data) + c.flush()
-
-
-def make_deflate():
-    d = os.path.join(ROOT, "deflate")
+def make_gzip():
+    d = os.path.join(ROOT, "gzip")
     data = plain_input()
     write(os.path.join(d, "plain.bin"), data)
-    cases = {
-        "level0.deflate": raw_deflate(data, 0),  # stored blocks only
-        "level1.deflate": raw_deflate(data, 1),
-        "level6.deflate": raw_deflate(data, 6),
-        "level9.deflate": raw_deflate(data, 9),
-        "small_blocks.deflate": raw_deflate(data, 6, mem_level=1),  # many dynamic blocks
-        "fixed.deflate": raw_deflate(data, 6, strategy=zlib.Z_FIXED),
-        "huffman_only.deflate": raw_deflate(data, 6, strategy=zlib.Z_HUFFMAN_ONLY),
-        "rle.deflate": raw_deflate(data, 6, strategy=zlib.Z_RLE),
-        "window512.deflate": raw_deflate(data, 9, wbits=-9),
-    }
-    for name, blob in cases.items():
-        write(os.path.join(d, name), blob)
     write(os.path.join(d, "level9.gz"), gzip.compress(data, compresslevel=9, mtime=0))
     named = io.BytesIO()
     with gzip.GzipFile(filename="plain.bin", mode="wb", fileobj=named, mtime=0) as f:  # sets FNAME
@@ -159,7 +139,7 @@ def make_fashion_mnist():
 
 
 if __name__ == "__main__":
-    make_deflate()
+    make_gzip()
     make_npy()
     make_resize()
     make_safetensors()

@@ -1,17 +1,24 @@
-// A small JSON reader and the two writer pieces the library needs (string literals, numbers).
-// Enough for safetensors headers and metrics lines; strict RFC 8259: no comments, no trailing
-// commas, no NaN. Objects keep their members in file order and reject duplicate keys. Numbers
-// keep their source text, so integers are read exactly (int64) instead of through a double.
-// Nesting is limited to kMaxDepth so hostile input cannot overflow the stack.
+// A small JSON reader and the one writer of every JSON object the library and its programs emit
+// (safetensors headers, metrics lines, result lines), ObjectWriter.
+// Reading is strict RFC 8259: no comments, no trailing commas, no NaN. Objects keep their members
+// in file order and reject duplicate keys. Numbers keep their source text, so integers are read
+// exactly (int64) instead of through a double. Nesting is limited to kMaxDepth so hostile input
+// cannot overflow the stack.
+// Writing escapes every string, prints floating-point numbers as the shortest text that reads back
+// exactly and non-finite ones as null (JSON has no NaN), and keeps members in the order added.
 #pragma once
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -284,13 +291,54 @@ inline std::string quote(std::string_view s) {
   return out + '"';
 }
 
-// The shortest text that reads back as exactly `v`; JSON has no NaN or infinity, so those are null.
-inline std::string number(double v) {
+// The shortest text that reads back as exactly `v` (as a float for a float); JSON has no NaN or
+// infinity, so those are null.
+template <std::floating_point T>
+std::string number(T v) {
   if (!std::isfinite(v)) return "null";
-  char buffer[32];
+  char buffer[64];
   const auto result = std::to_chars(buffer, buffer + sizeof(buffer), v);
   return std::string(buffer, result.ptr);
 }
 inline std::string number(int64_t v) { return std::to_string(v); }
+
+// One JSON object under construction, printed on one line by str().
+class ObjectWriter {
+ public:
+  template <class T>
+  requires std::is_arithmetic_v<T> ObjectWriter& add(std::string_view key, T value) {
+    if constexpr (std::is_same_v<T, bool>)
+      return member(key, value ? "true" : "false");
+    else if constexpr (std::is_integral_v<T>)
+      return member(key, std::to_string(value));  // exact for uint64 too
+    else
+      return member(key, number(value));
+  }
+  ObjectWriter& add(std::string_view key, std::string_view text) { return member(key, quote(text)); }
+  ObjectWriter& add(std::string_view key, const char* text) { return add(key, std::string_view(text)); }
+  ObjectWriter& add(std::string_view key, std::nullptr_t) { return member(key, "null"); }
+  ObjectWriter& add(std::string_view key, const ObjectWriter& object) { return member(key, object.str()); }
+  ObjectWriter& add(std::string_view key, std::span<const int64_t> integers) {
+    std::string array = "[";
+    for (size_t i = 0; i < integers.size(); ++i) {
+      if (i > 0) array += ',';
+      array += std::to_string(integers[i]);
+    }
+    array += ']';
+    return member(key, array);
+  }
+
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  ObjectWriter& member(std::string_view key, std::string_view value) {
+    if (!body_.empty()) body_ += ',';
+    body_ += quote(key);
+    body_ += ':';
+    body_ += value;
+    return *this;
+  }
+  std::string body_;
+};
 
 }  // namespace jepa::json

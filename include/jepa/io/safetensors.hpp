@@ -180,12 +180,11 @@ inline void save_safetensors(const std::filesystem::path& path,
   const char* op = "save_safetensors";
   std::vector<Tensor> host;
   std::set<std::string_view> names;
-  std::string header = "{";
+  json::ObjectWriter header_object;
   if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    for (const auto& [key, value] : metadata)
-      header += detail::concat(header.back() == '{' ? "" : ",", json::quote(key), ":", json::quote(value));
-    header += "}";
+    json::ObjectWriter strings;
+    for (const auto& [key, value] : metadata) strings.add(key, value);
+    header_object.add("__metadata__", strings);
   }
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
@@ -194,14 +193,14 @@ inline void save_safetensors(const std::filesystem::path& path,
     JEPA_CHECK(names.insert(name).second, op, path.string(), ": duplicate tensor name '", name, "'");
     host.push_back(tensor.to(Device::cpu()).contiguous());
     const uint64_t nbytes = static_cast<uint64_t>(tensor.numel()) * itemsize(tensor.dtype());
-    std::string shape;
-    for (const int64_t d : tensor.shape()) shape += detail::concat(shape.empty() ? "" : ",", d);
-    header += detail::concat(header.size() > 1 ? "," : "", json::quote(name), ":{\"dtype\":\"",
-                             detail::safetensors_dtype_name(tensor.dtype()), "\",\"shape\":[", shape,
-                             "],\"data_offsets\":[", offset, ",", offset + nbytes, "]}");
+    const int64_t data_offsets[] = {static_cast<int64_t>(offset), static_cast<int64_t>(offset + nbytes)};
+    header_object.add(name, json::ObjectWriter()
+                                .add("dtype", detail::safetensors_dtype_name(tensor.dtype()))
+                                .add("shape", tensor.shape())
+                                .add("data_offsets", data_offsets));
     offset += nbytes;
   }
-  header += "}";
+  std::string header = header_object.str();
   header.append((8 - header.size() % 8) % 8, ' ');
 
   std::vector<uint8_t> length_field;

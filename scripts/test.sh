@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, configures, builds and runs every test (CTest),
 # then prints one summary line "N passed, N failed, N skipped". .ci/run calls exactly this.
-# Usage: scripts/test.sh [preset...]   default: cpu cuda hip.
+# Usage: scripts/test.sh [preset...]   default: cpu emu cuda hip.
 #   cpu   builds everything for the CPU and runs all CPU tests;
+#   emu   builds the GPU tests for the CPU emulation of a GPU (warp width 32 and 64) and runs them
+#         under AddressSanitizer and UBSan: every GPU kernel executes, without a GPU;
 #   cuda  builds every CUDA translation unit (tests, the jepa tool, benchmarks) with nvcc and runs
 #         the tests labelled cuda, which skip without a GPU; skipped with a message without nvcc;
 #   hip   the same with Debian's hipcc (installed when missing), tests labelled hip.
@@ -10,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(cpu cuda hip)
+[ ${#presets[@]} -gt 0 ] || presets=(cpu emu cuda hip)
 
 passed=0 failed=0 skipped=0 status=0
 run_preset() {

@@ -119,7 +119,7 @@ TEST_CASE("max shares the gradient among ties like torch.amax") {
 TEST_CASE("gradcheck: softmax, log_softmax and layer_norm") {
   Tensor x = leaf({3, 4, 5}, 7);
   Tensor w = leaf({5}, 8), b = leaf({5}, 9);
-  Tensor w2 = leaf({4, 5}, 10);
+  Tensor w2 = leaf({4, 5}, 10), b2 = leaf({4, 5}, 11);
   auto check = [](auto f, std::vector<Tensor> in) { CHECK_MESSAGE(gradcheck(f, in), gradcheck(f, in)); };
   check([](auto& v) { return softmax(v[0], -1); }, {x});
   check([](auto& v) { return softmax(v[0], 1); }, {x});
@@ -128,6 +128,7 @@ TEST_CASE("gradcheck: softmax, log_softmax and layer_norm") {
   check([](auto& v) { return layer_norm(v[0], {5}, v[1], v[2], 1e-6); }, {x, w, b});
   check([](auto& v) { return layer_norm(v[0], {5}); }, {x});
   check([](auto& v) { return layer_norm(v[0], {4, 5}, v[1], Tensor(), 1e-5); }, {x, w2});
+  check([](auto& v) { return layer_norm(v[0], {4, 5}, Tensor(), v[1], 1e-5); }, {x, b2});  // bias alone, 2-D
   check([](auto& v) { return layer_norm(v[0].transpose(1, 2), {4}); }, {x});
 }
 

@@ -279,7 +279,7 @@ TEST_CASE("gpu: a small graph mixing views, broadcasting and reductions gives th
   compare_op({random({5, 8}, 10), random({8}, 11), random({5, 1}, 12)},
              [](const std::vector<Tensor>& in) {
                const Tensor h = tanh(in[0] * in[1] + in[2]);
-               return mean(sum(h.transpose(0, 1).slice(0, 1, 7, 2) * h.narrow(1, 0, 5).transpose(0, 1), {0}) /
+               return mean(sum(h.transpose(0, 1).slice(0, 1, 7, 2) * h.narrow(1, 0, 3).transpose(0, 1), {0}) /
                            max(exp(h), {1}));
              },
              1e-5, 1e-6);
@@ -323,7 +323,8 @@ TEST_CASE("gpu: the caching allocator reuses freed blocks and returns them on em
     loss.backward();
     w.grad().zero_();
   };
-  step();
+  step();  // creates the gradient buffer
+  step();  // accumulates into it
   const int64_t warm = gpu::memory_stats(0).device_allocations;
   for (int i = 0; i < 5; ++i) step();
   CHECK(gpu::memory_stats(0).device_allocations == warm);
@@ -348,7 +349,9 @@ double max_abs(const Tensor& t) {
 }
 
 // The fused kernels against the composition in f64 on the CPU, from the same (rounded) inputs.
-// q, k, v are CPU tensors of `dtype`, possibly strided views.
+// q, k, v are CPU tensors of `dtype`, possibly strided views. Absolute tolerances scale with the
+// largest expected value, at least 0.01: with one key, dq and dk are exactly zero, and the kernel's
+// (dp - delta) difference leaves f32 rounding noise there.
 void check_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, double rtol, double atol_fraction) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   Tensor q64 = q.to(DType::f64).detach().requires_grad_(), k64 = k.to(DType::f64).detach().requires_grad_(),
@@ -370,9 +373,10 @@ void check_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, do
   const Tensor dq = Tensor::empty(qg.shape(), qg.dtype(), kGpu), dk = Tensor::empty(kg.shape(), kg.dtype(), kGpu),
                dv = Tensor::empty(vg.shape(), vg.dtype(), kGpu);
   gpu::attention_backward(dout.to(kGpu).contiguous(), qg, kg, vg, out, lse, dq, dk, dv, scale);
-  check_close(dq, q64.grad(), rtol, atol_fraction * max_abs(q64.grad()), "attention dq");
-  check_close(dk, k64.grad(), rtol, atol_fraction * max_abs(k64.grad()), "attention dk");
-  check_close(dv, v64.grad(), rtol, atol_fraction * max_abs(v64.grad()), "attention dv");
+  auto atol = [&](const Tensor& t) { return atol_fraction * std::max(max_abs(t), 0.01); };
+  check_close(dq, q64.grad(), rtol, atol(q64.grad()), "attention dq");
+  check_close(dk, k64.grad(), rtol, atol(k64.grad()), "attention dk");
+  check_close(dv, v64.grad(), rtol, atol(v64.grad()), "attention dv");
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <jepa/core/tensor.hpp>
 
 // Marks functors that GPU kernels share with the CPU ones.
-#if defined(__CUDACC__) || defined(__HIPCC__)
+#if defined(__CUDACC__) || defined(__HIPCC__) || defined(JEPA_GPU_EMULATOR)
 #define JEPA_HD __host__ __device__
 #else
 #define JEPA_HD
@@ -17,8 +17,9 @@
 // it; any other gets no GPU code and reports GPU tensors as unsupported. The library's inline
 // functions differ between the two, so every translation unit of one program that includes jepa
 // must be compiled the same way (in CMake: LANGUAGE CUDA on each such source of a CUDA build; a
-// HIP build compiles every source with hipcc, see docs/gpu.md).
-#if defined(__CUDACC__) || defined(__HIPCC__)
+// HIP build compiles every source with hipcc, see docs/gpu.md). JEPA_GPU_EMULATOR gives g++ the
+// same backend on the CPU emulation of a GPU (gpu/emulator.hpp).
+#if defined(__CUDACC__) || defined(__HIPCC__) || defined(JEPA_GPU_EMULATOR)
 #define JEPA_WITH_GPU
 #include <jepa/backends/gpu/backend.cuh>
 #endif

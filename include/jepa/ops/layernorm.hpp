@@ -11,6 +11,7 @@ namespace detail {
 
 struct LayerNormBackward final : Node {
   Tensor input, weight, mean, rstd;  // input dense (rows, D); weight may be undefined
+  Shape normalized_shape;            // of weight and bias; D elements
   int64_t rows, D;
   const char* name() const override { return "LayerNormBackward"; }
   std::vector<Tensor> backward(const Tensor& grad) override {
@@ -18,7 +19,7 @@ struct LayerNormBackward final : Node {
     std::vector<Tensor> out(3);
     if (needs_grad(0)) out[0] = Tensor::empty(input.shape(), input.dtype(), input.device());
     if (needs_grad(1)) out[1] = Tensor::empty(weight.shape(), input.dtype(), input.device());
-    if (needs_grad(2)) out[2] = Tensor::empty({D}, input.dtype(), input.device());
+    if (needs_grad(2)) out[2] = Tensor::empty(normalized_shape, input.dtype(), input.device());
     dispatch_float(input.dtype(), "layer_norm", [&](auto tag) {
       using T = typename decltype(tag)::type;
       auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
@@ -66,6 +67,7 @@ inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const T
     node->weight = w.defined() ? w.detach() : Tensor();
     node->mean = mean;
     node->rstd = rstd;
+    node->normalized_shape = normalized_shape;
     node->rows = rows;
     node->D = D;
   }

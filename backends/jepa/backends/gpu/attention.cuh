@@ -124,7 +124,7 @@ __global__ void __launch_bounds__((ForwardTiles<D, Br, Bc>::kThreads))
     forward_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs, S* out,
                    float* lse) {
   constexpr int kThreads = ForwardTiles<D, Br, Bc>::kThreads, A = kRowsPerLane, C = Bc / kLanes, E = D / kLanes;
-  extern __shared__ float shared[];
+  JEPA_DYNAMIC_SHARED(float, shared);
   float* Qt = shared;               // (Br, D + 1)
   float* KVt = Qt + Br * (D + 1);   // (Bc, D + 1): K, then V
   float* Pt = KVt + Bc * (D + 1);   // (Br, Bc + 1)
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__((KeyTiles<D, Bc, Br>::kThreads))
     key_grad_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs, const S* dout,
                     const float* lse, const float* delta, S* dk, S* dv) {
   constexpr int kThreads = KeyTiles<D, Bc, Br>::kThreads, A = kRowsPerLane, C = Br / kLanes, E = D / kLanes;
-  extern __shared__ float shared[];
+  JEPA_DYNAMIC_SHARED(float, shared);
   float* Kt = shared;                 // (Bc, D + 1)
   float* Vt = Kt + Bc * (D + 1);      // (Bc, D + 1)
   float* Qt = Vt + Bc * (D + 1);      // (Br, D + 1)
@@ -267,7 +267,7 @@ __global__ void __launch_bounds__((QueryTiles<D, Br, Bc>::kThreads))
     query_grad_kernel(Problem p, const S* q, Strides qs, const S* k, Strides ks, const S* v, Strides vs,
                       const S* dout, const float* lse, const float* delta, S* dq) {
   constexpr int kThreads = QueryTiles<D, Br, Bc>::kThreads, A = kRowsPerLane, C = Bc / kLanes, E = D / kLanes;
-  extern __shared__ float shared[];
+  JEPA_DYNAMIC_SHARED(float, shared);
   float* Qt = shared;               // (Br, D + 1)
   float* dOt = Qt + Br * (D + 1);   // (Br, D + 1)
   float* Kt = dOt + Br * (D + 1);   // (Bc, D + 1)
@@ -313,16 +313,16 @@ __global__ void __launch_bounds__((QueryTiles<D, Br, Bc>::kThreads))
 
 // Launches kernel with `shared_floats` of dynamic shared memory, opting in above the device's
 // default limit (48 KiB on NVIDIA GPUs; AMD ones allow their whole 64 KiB by default).
-template <class Kernel, class... Args>
-void launch_tiled(const DeviceContext& ctx, Kernel kernel, dim3 grid, int threads, size_t shared_floats,
-                  const char* name, Args... args) {
+template <auto Kernel, class... Args>
+void launch_tiled(const DeviceContext& ctx, dim3 grid, int threads, size_t shared_floats, const char* name,
+                  Args... args) {
   const size_t bytes = shared_floats * sizeof(float);
   JEPA_CHECK(bytes <= ctx.shared_memory_per_block_optin, name, "needs ", bytes, " bytes of shared memory per block; ",
              kBackendName, ":", ctx.index, " has ", ctx.shared_memory_per_block_optin);
   if (bytes > ctx.shared_memory_per_block)
-    JEPA_GPU_CHECK(gpuFuncSetAttribute(reinterpret_cast<const void*>(kernel), gpuFuncAttributeMaxDynamicSharedMemorySize,
+    JEPA_GPU_CHECK(gpuFuncSetAttribute(reinterpret_cast<const void*>(Kernel), gpuFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(bytes)));
-  kernel<<<grid, threads, bytes, ctx.stream>>>(args...);
+  launch<Kernel>(grid, threads, bytes, ctx.stream, args...);
   JEPA_GPU_CHECK_LAUNCH(name);
 }
 
@@ -353,7 +353,7 @@ void forward(const DeviceContext& ctx, const Problem& p, const S* q, Strides qs,
              Strides vs, S* out, float* lse) {
   using Cf = Config<D>;
   using T = ForwardTiles<D, Cf::kFwdBr, Cf::kFwdBc>;
-  launch_tiled(ctx, forward_kernel<S, D, Cf::kFwdBr, Cf::kFwdBc>, dim3(p.B * p.H, tiles(p.N, Cf::kFwdBr)),
+  launch_tiled<forward_kernel<S, D, Cf::kFwdBr, Cf::kFwdBc>>(ctx, dim3(p.B * p.H, tiles(p.N, Cf::kFwdBr)),
                T::kThreads, T::kSharedFloats, "attention_forward", p, q, qs, k, ks, v, vs, out, lse);
 }
 
@@ -362,15 +362,15 @@ void backward(const DeviceContext& ctx, const Problem& p, const S* q, Strides qs
               Strides vs, const S* out, const S* dout, const float* lse, float* delta, S* dq, S* dk, S* dv) {
   using Cf = Config<D>;
   const int64_t rows = p.B * p.H * p.N;
-  row_dot_kernel<S, D><<<grid_for(ctx, rows, kBlockThreads / kMinWarpSize), kBlockThreads, 0, ctx.stream>>>(
-      dout, out, delta, rows);
+  launch<row_dot_kernel<S, D>>(grid_for(ctx, rows, kBlockThreads / kMinWarpSize), kBlockThreads, 0, ctx.stream, dout,
+                               out, delta, rows);
   JEPA_GPU_CHECK_LAUNCH("attention_row_dot");
   using K = KeyTiles<D, Cf::kKeyBc, Cf::kKeyBr>;
-  launch_tiled(ctx, key_grad_kernel<S, D, Cf::kKeyBc, Cf::kKeyBr>, dim3(p.B * p.H, tiles(p.M, Cf::kKeyBc)),
+  launch_tiled<key_grad_kernel<S, D, Cf::kKeyBc, Cf::kKeyBr>>(ctx, dim3(p.B * p.H, tiles(p.M, Cf::kKeyBc)),
                K::kThreads, K::kSharedFloats, "attention_backward_dk_dv", p, q, qs, k, ks, v, vs, dout, lse,
                static_cast<const float*>(delta), dk, dv);
   using Q = QueryTiles<D, Cf::kQueryBr, Cf::kQueryBc>;
-  launch_tiled(ctx, query_grad_kernel<S, D, Cf::kQueryBr, Cf::kQueryBc>, dim3(p.B * p.H, tiles(p.N, Cf::kQueryBr)),
+  launch_tiled<query_grad_kernel<S, D, Cf::kQueryBr, Cf::kQueryBc>>(ctx, dim3(p.B * p.H, tiles(p.N, Cf::kQueryBr)),
                Q::kThreads, Q::kSharedFloats, "attention_backward_dq", p, q, qs, k, ks, v, vs, dout, lse,
                static_cast<const float*>(delta), dq);
 }

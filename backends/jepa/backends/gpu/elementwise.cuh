@@ -129,9 +129,9 @@ void launch_strided(Device device, const Shape& shape, const std::array<Shape, K
   const DeviceContext& ctx = activate(device.index);
   const unsigned grid = grid_for(ctx, n);
   if (n < (int64_t{1} << 31)) {
-    strided_kernel<uint32_t, K><<<grid, kBlockThreads, 0, ctx.stream>>>(space, static_cast<uint32_t>(n), body);
+    launch<strided_kernel<uint32_t, K, Body>>(grid, kBlockThreads, 0, ctx.stream, space, static_cast<uint32_t>(n), body);
   } else {
-    strided_kernel<uint64_t, K><<<grid, kBlockThreads, 0, ctx.stream>>>(space, static_cast<uint64_t>(n), body);
+    launch<strided_kernel<uint64_t, K, Body>>(grid, kBlockThreads, 0, ctx.stream, space, static_cast<uint64_t>(n), body);
   }
   JEPA_GPU_CHECK_LAUNCH(op);
 }

@@ -118,7 +118,7 @@ inline void layernorm_forward(const Tensor& x, const Tensor& weight, const Tenso
     const S* w = weight.defined() ? data_as<const S>(weight) : nullptr;
     const S* b = bias.defined() ? data_as<const S>(bias) : nullptr;
     launch_per_row(ctx, rows, D, [&](auto group, unsigned grid) {
-      layernorm_detail::forward_kernel<decltype(group)::value><<<grid, kBlockThreads, 0, ctx.stream>>>(
+      launch<layernorm_detail::forward_kernel<decltype(group)::value, S>>(grid, kBlockThreads, 0, ctx.stream,
           data_as<const S>(x), w, b, data_as<S>(y), data_as<S>(mean), data_as<S>(rstd), rows, D, eps);
     });
   });
@@ -135,7 +135,7 @@ inline void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& 
     if (dx.defined() && rows > 0) {
       const S* w = weight.defined() ? data_as<const S>(weight) : nullptr;
       launch_per_row(ctx, rows, D, [&](auto group, unsigned grid) {
-        layernorm_detail::input_grad_kernel<decltype(group)::value><<<grid, kBlockThreads, 0, ctx.stream>>>(
+        launch<layernorm_detail::input_grad_kernel<decltype(group)::value, S>>(grid, kBlockThreads, 0, ctx.stream,
             data_as<const S>(dy), data_as<const S>(x), w, data_as<const S>(mean), data_as<const S>(rstd),
             data_as<S>(dx), rows, D);
       });
@@ -149,10 +149,10 @@ inline void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& 
     const Tensor parts = Tensor::empty({2, chunks, D}, DType::f64, x.device());  // dw then db partials
     double* dw_part = data_as<double>(parts);
     double* db_part = dw_part + chunks * D;
-    layernorm_detail::param_grad_kernel<<<grid_for(ctx, chunks * column_tiles, 1), kColumns * kRowSplit, 0,
-                                          ctx.stream>>>(data_as<const S>(dy), data_as<const S>(x),
-                                                        data_as<const S>(mean), data_as<const S>(rstd), dw_part,
-                                                        db_part, rows, D, chunks, chunk);
+    launch<layernorm_detail::param_grad_kernel<S>>(grid_for(ctx, chunks * column_tiles, 1), kColumns * kRowSplit, 0,
+                                                   ctx.stream, data_as<const S>(dy), data_as<const S>(x),
+                                                   data_as<const S>(mean), data_as<const S>(rstd), dw_part, db_part,
+                                                   rows, D, chunks, chunk);
     JEPA_GPU_CHECK_LAUNCH("layernorm_backward_params");
     if (dweight.defined()) launch_reduce<SumCombine>(ctx, static_cast<const double*>(dw_part), data_as<S>(dweight), 1, chunks, D, 1, 1.0);
     if (dbias.defined()) launch_reduce<SumCombine>(ctx, static_cast<const double*>(db_part), data_as<S>(dbias), 1, chunks, D, 1, 1.0);

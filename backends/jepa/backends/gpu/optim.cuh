@@ -78,9 +78,9 @@ inline void adamw(const Tensor& param, const Tensor& grad, const Tensor& m, cons
         table.end[table.count] = segments[k].end;
         table.decay[table.count] = segments[k].decay;
       }
-      optim_detail::adamw_kernel<<<grid_for(ctx, table.end[table.count - 1] - table.begin[0]), kBlockThreads, 0,
-                                   ctx.stream>>>(data_as<T>(param), data_as<const T>(grad), data_as<T>(m),
-                                                 data_as<T>(v), table, scalars);
+      launch<optim_detail::adamw_kernel<T>>(grid_for(ctx, table.end[table.count - 1] - table.begin[0]), kBlockThreads,
+                                            0, ctx.stream, data_as<T>(param), data_as<const T>(grad), data_as<T>(m),
+                                            data_as<T>(v), table, scalars);
       JEPA_GPU_CHECK_LAUNCH("adamw");
     }
   });

@@ -141,13 +141,13 @@ void launch_reduce(const DeviceContext& ctx, const In* x, Out* out, int64_t O, i
   const int64_t chunk = (R + splits - 1) / splits;
   if (I == 1) {
     launch_per_row(ctx, O * splits, chunk, [&](auto group, unsigned grid) {
-      reduce_rows_kernel<decltype(group)::value, Op><<<grid, kBlockThreads, 0, ctx.stream>>>(x, out, O, R, splits,
-                                                                                           chunk, scale);
+      launch<reduce_rows_kernel<decltype(group)::value, Op, In, Out>>(grid, kBlockThreads, 0, ctx.stream, x, out, O, R,
+                                                                      splits, chunk, scale);
     });
   } else {
     const int64_t tasks = splits * O * ((I + kColumns - 1) / kColumns);
-    reduce_columns_kernel<Op><<<grid_for(ctx, tasks, 1), kColumns * kRowSplit, 0, ctx.stream>>>(x, out, O, R, I, splits,
-                                                                                               chunk, scale);
+    launch<reduce_columns_kernel<Op, In, Out>>(grid_for(ctx, tasks, 1), kColumns * kRowSplit, 0, ctx.stream, x, out, O,
+                                               R, I, splits, chunk, scale);
   }
   JEPA_GPU_CHECK_LAUNCH("reduce_ori");
 }

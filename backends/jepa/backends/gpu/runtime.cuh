@@ -49,7 +49,7 @@ inline void check_launch(const char* kernel, const char* file, int line) {
     if (jepa_gpu_err_ != gpuSuccess) ::jepa::gpu::detail::runtime_failure(#call, jepa_gpu_err_, __FILE__, __LINE__); \
   } while (0)
 
-// After a <<<...>>> launch: reports bad launch configurations at once (errors inside the kernel
+// After a launch<kernel>(...): reports bad launch configurations at once (errors inside the kernel
 // surface at the next synchronising call).
 #define JEPA_GPU_CHECK_LAUNCH(kernel_name) ::jepa::gpu::detail::check_launch(kernel_name, __FILE__, __LINE__)
 

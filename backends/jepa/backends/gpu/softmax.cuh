@@ -100,7 +100,7 @@ inline void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int
   dispatch_compute(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
     using S = typename decltype(tag)::type;
     softmax_detail::launch_rows(ctx, outer, n, inner, [&](auto group, unsigned grid) {
-      softmax_detail::forward_kernel<decltype(group)::value><<<grid, kBlockThreads, 0, ctx.stream>>>(
+      launch<softmax_detail::forward_kernel<decltype(group)::value, S>>(grid, kBlockThreads, 0, ctx.stream,
           data_as<const S>(x), data_as<S>(y), outer * (decltype(group)::value == 1 ? inner : 1), n, inner, log);
     });
   });
@@ -115,7 +115,7 @@ inline void softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx
   dispatch_compute(y.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
     using S = typename decltype(tag)::type;
     softmax_detail::launch_rows(ctx, outer, n, inner, [&](auto group, unsigned grid) {
-      softmax_detail::backward_kernel<decltype(group)::value><<<grid, kBlockThreads, 0, ctx.stream>>>(
+      launch<softmax_detail::backward_kernel<decltype(group)::value, S>>(grid, kBlockThreads, 0, ctx.stream,
           data_as<const S>(dy), data_as<const S>(y), data_as<S>(dx), outer * (decltype(group)::value == 1 ? inner : 1),
           n, inner, log);
     });

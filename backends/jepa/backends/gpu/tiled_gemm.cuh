@@ -158,8 +158,8 @@ void tiled_gemm(const DeviceContext& ctx, const Plan& plan, const GemmBatch& bat
     using Acc = compute_t<S>;
     const BatchPointers<S> pointers{static_cast<const S*>(batch.a), static_cast<const S*>(batch.b), static_cast<S*>(batch.c),
                                     batch.stride_a, batch.stride_b, batch.stride_c, batch.table, batch.count};
-    gemm_kernel<S><<<grid, kThreads, 0, ctx.stream>>>(pointers, as, bs, plan.ldc, plan.M, plan.N, plan.K,
-                                                     static_cast<Acc>(alpha), static_cast<Acc>(beta));
+    launch<gemm_kernel<S>>(grid, kThreads, 0, ctx.stream, pointers, as, bs, plan.ldc, plan.M, plan.N, plan.K,
+                           static_cast<Acc>(alpha), static_cast<Acc>(beta));
   });
   JEPA_GPU_CHECK_LAUNCH("tiled_gemm");
 }

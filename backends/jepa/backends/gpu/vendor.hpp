@@ -1,6 +1,10 @@
 // The one place that spells vendor names. Every other GPU file uses the neutral names below
-// (gpu* runtime calls, gpublas* BLAS calls, gpu_bf16/gpu_f16, kWarpSize, shfl_xor, atomic_add), so
-// the same kernel sources compile with nvcc for CUDA and with hipcc for HIP (AMD GPUs). Most
+// (gpu* runtime calls, gpublas* BLAS calls, gpu_bf16/gpu_f16, kWarpSize, shfl_xor, atomic_add,
+// launch<kernel>(grid, block, shared bytes, stream, args...) for a kernel launch and
+// JEPA_DYNAMIC_SHARED for dynamic shared memory), so the same kernel sources compile with nvcc for
+// CUDA, with hipcc for HIP (AMD GPUs), and with g++ for the CPU emulation of a GPU (emulator.hpp,
+// chosen by defining JEPA_GPU_EMULATOR; it emulates a CUDA device at JEPA_EMULATED_WARP_SIZE 32
+// and a HIP one at 64). Most
 // runtime and BLAS names are a vendor prefix plus a stem both vendors share (gpuMalloc is
 // cudaMalloc or hipMalloc), so one table at the end serves both; each vendor's section maps the
 // few that differ.
@@ -22,7 +26,9 @@
 //   HIP only when the build found it and defined JEPA_HIPBLAS (ROCm 6 or newer: the hipDataType
 //   API of hipBLAS 2). Without it GEMM runs on the backend's own kernel (gpu/tiled_gemm.cuh).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include <jepa/core/device.hpp>
 
@@ -30,7 +36,70 @@ namespace jepa::gpu {
 inline constexpr int kMinWarpSize = 32;  // the narrowest warp of any target
 }  // namespace jepa::gpu
 
-#if defined(__HIPCC__)
+#if defined(JEPA_GPU_EMULATOR)
+
+#include <cmath>
+
+#include <jepa/backends/gpu/emulator.hpp>
+#include <jepa/core/dtype.hpp>
+
+#define JEPA_GPU_RUNTIME_NAME(stem) ::jepa::gpu::emu::emu##stem
+using gpuDeviceProp = ::jepa::gpu::emu::emuDeviceProp;
+#define gpuErrorMemoryAllocation ::jepa::gpu::emu::emuErrorMemoryAllocation
+#define gpuHostAlloc ::jepa::gpu::emu::emuHostAlloc
+#define gpuHostAllocMapped ::jepa::gpu::emu::emuHostAllocMapped
+#define JEPA_DYNAMIC_SHARED(type, name) type* name = ::jepa::gpu::emu::dynamic_shared<type>()
+
+namespace jepa::gpu {
+
+inline constexpr DeviceType kDeviceType = JEPA_EMULATED_WARP_SIZE == 64 ? DeviceType::hip : DeviceType::cuda;
+inline constexpr const char* kBackendName = JEPA_EMULATED_WARP_SIZE == 64 ? "hip" : "cuda";
+inline constexpr const char* kRuntimePrefix = "emu";
+inline constexpr const char* kBlasPrefix = "";  // no vendor BLAS: GEMM runs on the own kernel
+inline constexpr const char* kBlasName = "no BLAS";
+inline constexpr bool kEmulated = true;
+inline constexpr int kWarpSize = emu::kWarpSize;
+
+using gpu_bf16 = ::jepa::bf16;
+using gpu_f16 = ::jepa::f16;
+
+inline float to_float(gpu_bf16 v) { return static_cast<float>(v); }
+inline float to_float(gpu_f16 v) { return static_cast<float>(v); }
+inline gpu_bf16 to_bf16(float v) { return gpu_bf16(v); }
+inline gpu_f16 to_f16(float v) { return gpu_f16(v); }
+
+template <class T>
+T shfl_xor(T v, int lane_mask, int width) {
+  return emu::shfl_xor(v, lane_mask, width);
+}
+
+// Blocks run one at a time and their threads take turns, so plain read-modify-writes are atomic.
+inline void atomic_add(float* p, float v) { *p += v; }
+inline void atomic_add(double* p, double v) { *p += v; }
+inline void atomic_add(gpu_bf16* p, float v) { *p = gpu_bf16(static_cast<float>(*p) + v); }
+inline int atomicCAS(int* p, int expected, int desired) {
+  const int old = *p;
+  if (old == expected) *p = desired;
+  return old;
+}
+
+// Device math as CUDA declares it for device code.
+template <class T> inline T min(T a, T b) { return b < a ? b : a; }
+template <class T> inline T max(T a, T b) { return a < b ? b : a; }
+inline float rsqrt(float x) { return 1.0f / std::sqrt(x); }
+inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+using std::exp, std::log, std::sqrt, std::erf, std::tanh, std::pow, std::ceil, std::abs;
+
+inline size_t shared_memory_per_block_optin(const gpuDeviceProp& props) { return props.sharedMemPerBlockOptin; }
+
+template <auto Kernel, class... Args>
+void launch(dim3 grid, dim3 block, size_t shared_bytes, emu::emuStream_t stream, Args&&... args) {
+  emu::enqueue_launch<Kernel>(grid, block, shared_bytes, stream, std::forward<Args>(args)...);
+}
+
+}  // namespace jepa::gpu
+
+#elif defined(__HIPCC__)
 
 #include <hip/hip_bfloat16.h>
 #include <hip/hip_fp16.h>
@@ -67,6 +136,7 @@ inline constexpr const char* kBackendName = "hip";
 inline constexpr const char* kRuntimePrefix = "hip";
 inline constexpr const char* kBlasPrefix = "hipblas";
 inline constexpr const char* kBlasName = "hipBLAS";
+inline constexpr bool kEmulated = false;
 
 #if defined(__HIP_DEVICE_COMPILE__) && defined(__AMDGCN_WAVEFRONT_SIZE)
 inline constexpr int kWarpSize = __AMDGCN_WAVEFRONT_SIZE;
@@ -144,6 +214,7 @@ inline constexpr const char* kBackendName = "cuda";
 inline constexpr const char* kRuntimePrefix = "cuda";
 inline constexpr const char* kBlasPrefix = "cublas";
 inline constexpr const char* kBlasName = "cuBLAS";
+inline constexpr bool kEmulated = false;
 
 inline constexpr int kWarpSize = 32;
 
@@ -172,6 +243,7 @@ inline size_t shared_memory_per_block_optin(const cudaDeviceProp& props) { retur
 }  // namespace jepa::gpu
 
 #endif
+
 
 // Runtime
 using gpuError_t = JEPA_GPU_RUNTIME_NAME(Error_t);
@@ -219,4 +291,16 @@ using gpublasComputeType_t = JEPA_GPU_BLAS_NAME(ComputeType_t);
 #define gpublasSetStream JEPA_GPU_BLAS_NAME(SetStream)
 #define gpublasGemmStridedBatchedEx JEPA_GPU_BLAS_NAME(GemmStridedBatchedEx)
 #define gpublasGemmBatchedEx JEPA_GPU_BLAS_NAME(GemmBatchedEx)
+#endif
+
+#if !defined(JEPA_GPU_EMULATOR)
+#define JEPA_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+
+namespace jepa::gpu {
+// kernel<<<grid, block, shared_bytes, stream>>>(args...), spelt so that the emulator can take it.
+template <auto Kernel, class... Args>
+void launch(dim3 grid, dim3 block, size_t shared_bytes, gpuStream_t stream, Args&&... args) {
+  Kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
+}
+}  // namespace jepa::gpu
 #endif

@@ -96,6 +96,52 @@ inline bool advance_axis(double& p, double& v, double a, double lo, double hi, d
   return touched;
 }
 
+// Paints a disc over out (height, width) with coverage clamp(radius + 0.5 - distance, 0, 1) per
+// pixel centre: a linear ramp one pixel wide, whose sum over the plane is pi r^2 + pi/12.
+inline void draw_disc(double x, double y, double radius, float grey, int64_t height, int64_t width, float* out) {
+  const double reach = radius + 0.5;
+  const int64_t i0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(y - reach)));
+  const int64_t i1 = std::min<int64_t>(height, static_cast<int64_t>(std::ceil(y + reach)) + 1);
+  const int64_t j0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(x - reach)));
+  const int64_t j1 = std::min<int64_t>(width, static_cast<int64_t>(std::ceil(x + reach)) + 1);
+  for (int64_t i = i0; i < i1; ++i)
+    for (int64_t j = j0; j < j1; ++j) {
+      const double dx = static_cast<double>(j) + 0.5 - x, dy = static_cast<double>(i) + 0.5 - y;
+      const double coverage = std::clamp(reach - std::sqrt(dx * dx + dy * dy), 0.0, 1.0);
+      float& pixel = out[i * width + j];
+      pixel += (grey - pixel) * static_cast<float>(coverage);
+    }
+}
+
+// One contact between overlapping discs: an elastic impulse along the line of centres if they
+// approach, then a push apart to touching, split by inverse mass so the centre of mass stays put.
+// Returns false, changing nothing, when they do not overlap. The masses are arguments so that a
+// body nothing moves can take part: mass_a = 1, mass_b = 0 is the limit of an infinitely heavy a
+// (b gets the whole impulse and the whole push).
+inline bool collide(Ball& a, Ball& b, double mass_a, double mass_b) {
+  const double dx = b.x - a.x, dy = b.y - a.y, reach = a.radius + b.radius;
+  const double distance2 = dx * dx + dy * dy;
+  if (distance2 >= reach * reach) return false;
+  const double distance = std::sqrt(distance2);
+  const double nx = distance > 0 ? dx / distance : 1.0, ny = distance > 0 ? dy / distance : 0.0;
+  const double total_mass = mass_a + mass_b;
+  const double approach = (b.vx - a.vx) * nx + (b.vy - a.vy) * ny;  // < 0: closing in
+  if (approach < 0) {
+    const double ka = 2 * mass_b / total_mass * approach, kb = 2 * mass_a / total_mass * approach;
+    a.vx += ka * nx;
+    a.vy += ka * ny;
+    b.vx -= kb * nx;
+    b.vy -= kb * ny;
+  }
+  const double overlap = reach - distance;
+  const double push_a = overlap * mass_b / total_mass, push_b = overlap * mass_a / total_mass;
+  a.x -= push_a * nx;
+  a.y -= push_a * ny;
+  b.x += push_b * nx;
+  b.y += push_b * ny;
+  return true;
+}
+
 }  // namespace detail
 
 class World {
@@ -172,6 +218,28 @@ class World {
     balls_[k].vy = -balls_[k].vy;
   }
 
+  // Bounces every present ball off `body` as off an infinitely heavy disc that the world does not
+  // move (the agent of agent_world.hpp), pushes it out to touching, then keeps it inside the walls,
+  // where a ball pinned by the body may still overlap it. Returns, per ball, whether it touched.
+  std::vector<bool> shove(const Ball& body) {
+    std::vector<bool> touched(balls_.size(), false);
+    for (size_t k = 0; k < balls_.size(); ++k) {
+      Ball pusher = body;  // collide leaves an unmovable a as it was; the copy keeps body const
+      if (balls_[k].present && detail::collide(pusher, balls_[k], 1.0, 0.0)) touched[k] = true;
+    }
+    keep_inside_walls(touched);
+    return touched;
+  }
+
+  // Multiplies every velocity by `keep` in [0, 1]: friction, for worlds seen from above.
+  void damp(double keep) {
+    JEPA_CHECK(keep >= 0 && keep <= 1, "physics::World::damp", "keep must lie in [0, 1], got ", keep);
+    for (Ball& b : balls_) {
+      b.vx *= keep;
+      b.vy *= keep;
+    }
+  }
+
   double kinetic_energy() const {
     double e = 0;
     for (const Ball& b : balls_)
@@ -196,25 +264,11 @@ class World {
   }
 
   // Draws the frame into out (height, width), values in [0, 1]: background, then each present
-  // disc with coverage clamp(radius + 0.5 - distance, 0, 1) per pixel centre (a linear ramp one
-  // pixel wide; its sum over the plane is pi r^2 + pi/12), then the occluder on top.
+  // disc (detail::draw_disc), then the occluder on top.
   void render(float background, float* out) const {
     std::fill(out, out + height_ * width_, background);
-    for (const Ball& b : balls_) {
-      if (!b.present) continue;
-      const double reach = b.radius + 0.5;
-      const int64_t i0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(b.y - reach)));
-      const int64_t i1 = std::min<int64_t>(height_, static_cast<int64_t>(std::ceil(b.y + reach)) + 1);
-      const int64_t j0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(b.x - reach)));
-      const int64_t j1 = std::min<int64_t>(width_, static_cast<int64_t>(std::ceil(b.x + reach)) + 1);
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = j0; j < j1; ++j) {
-          const double dx = static_cast<double>(j) + 0.5 - b.x, dy = static_cast<double>(i) + 0.5 - b.y;
-          const double coverage = std::clamp(reach - std::sqrt(dx * dx + dy * dy), 0.0, 1.0);
-          float& pixel = out[i * width_ + j];
-          pixel += (b.grey - pixel) * static_cast<float>(coverage);
-        }
-    }
+    for (const Ball& b : balls_)
+      if (b.present) detail::draw_disc(b.x, b.y, b.radius, b.grey, height_, width_, out);
     if (occluder_.enabled())
       for (int64_t i = 0; i < height_; ++i)
         std::fill(out + i * width_ + occluder_.x0, out + i * width_ + occluder_.x1, occluder_.grey);
@@ -225,8 +279,7 @@ class World {
     JEPA_CHECK(k < balls_.size() && balls_[k].present, op, "no present ball ", k, " among ", balls_.size());
   }
 
-  // Overlapping pairs: an elastic impulse if they approach, then a push apart to touching, split by
-  // inverse mass so the centre of mass stays put. A few passes settle chains of contacts.
+  // Overlapping pairs, each resolved by detail::collide. A few passes settle chains of contacts.
   void resolve_contacts(std::vector<bool>& touched) {
     constexpr int kMaxPasses = 4;
     for (int pass = 0; pass < kMaxPasses; ++pass) {
@@ -235,28 +288,9 @@ class World {
         for (size_t j = i + 1; j < balls_.size(); ++j) {
           Ball &a = balls_[i], &b = balls_[j];
           if (!a.present || !b.present) continue;
-          const double dx = b.x - a.x, dy = b.y - a.y, reach = a.radius + b.radius;
-          const double distance2 = dx * dx + dy * dy;
-          if (distance2 >= reach * reach) continue;
+          if (!detail::collide(a, b, a.mass, b.mass)) continue;
           any_overlap = true;
           touched[i] = touched[j] = true;
-          const double distance = std::sqrt(distance2);
-          const double nx = distance > 0 ? dx / distance : 1.0, ny = distance > 0 ? dy / distance : 0.0;
-          const double total_mass = a.mass + b.mass;
-          const double approach = (b.vx - a.vx) * nx + (b.vy - a.vy) * ny;  // < 0: closing in
-          if (approach < 0) {
-            const double ka = 2 * b.mass / total_mass * approach, kb = 2 * a.mass / total_mass * approach;
-            a.vx += ka * nx;
-            a.vy += ka * ny;
-            b.vx -= kb * nx;
-            b.vy -= kb * ny;
-          }
-          const double overlap = reach - distance;
-          const double push_a = overlap * b.mass / total_mass, push_b = overlap * a.mass / total_mass;
-          a.x -= push_a * nx;
-          a.y -= push_a * ny;
-          b.x += push_b * nx;
-          b.y += push_b * ny;
         }
       if (!any_overlap) return;
       keep_inside_walls(touched);

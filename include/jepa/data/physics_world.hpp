@@ -264,6 +264,23 @@ inline std::optional<EventPlan> plan_event(const PhysicsConfig& cfg, uint64_t se
   return std::nullopt;
 }
 
+// Runs write(b) for every clip b in [0, count), in parallel over clips; the first exception a clip
+// throws is rethrown once all have run.
+template <class Write>
+void for_each_clip(int64_t count, Write write) {
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic) if (count > 1)
+  for (int64_t b = 0; b < count; ++b) {
+    try {
+      write(b);
+    } catch (...) {
+#pragma omp critical(jepa_for_each_clip)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 // Raw destinations of one clip inside a batch's tensors.
 struct ClipOut {
   float *frames, *positions, *velocities, *radii, *present, *visible;
@@ -337,22 +354,14 @@ inline ClipBatch generate_batch(const PhysicsConfig& cfg, const std::vector<uint
   out.event_ball = Tensor::empty({batch}, DType::i64);
   out.occluder = Tensor::empty({batch, 2}, DType::i64);
   out.event = event;
-  std::exception_ptr failure;
-#pragma omp parallel for schedule(dynamic) if (batch > 1)
-  for (int64_t b = 0; b < batch; ++b) {
-    try {
-      physics::write_clip(cfg, seeds[static_cast<size_t>(b)], event,
-                          {out.frames.data<float>() + b * T * H * W, out.positions.data<float>() + b * T * K * 2,
-                           out.velocities.data<float>() + b * T * K * 2, out.radii.data<float>() + b * K,
-                           out.present.data<float>() + b * T * K, out.visible.data<float>() + b * T * K,
-                           out.num_balls.data<int64_t>() + b, out.event_frame.data<int64_t>() + b,
-                           out.event_ball.data<int64_t>() + b, out.occluder.data<int64_t>() + 2 * b});
-    } catch (...) {
-#pragma omp critical(jepa_generate_batch)
-      if (!failure) failure = std::current_exception();
-    }
-  }
-  if (failure) std::rethrow_exception(failure);
+  physics::for_each_clip(batch, [&](int64_t b) {
+    physics::write_clip(cfg, seeds[static_cast<size_t>(b)], event,
+                        {out.frames.data<float>() + b * T * H * W, out.positions.data<float>() + b * T * K * 2,
+                         out.velocities.data<float>() + b * T * K * 2, out.radii.data<float>() + b * K,
+                         out.present.data<float>() + b * T * K, out.visible.data<float>() + b * T * K,
+                         out.num_balls.data<int64_t>() + b, out.event_frame.data<int64_t>() + b,
+                         out.event_ball.data<int64_t>() + b, out.occluder.data<int64_t>() + 2 * b});
+  });
   return out;
 }
 

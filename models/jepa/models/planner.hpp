@@ -149,7 +149,8 @@ inline PlanResult plan(WorldModel& model, const Tensor& context, const Tensor& s
   const Device device = goal.device();
   const Tensor low = from_vector(options.action_low, {dims}, dtype, device);    // (A,)
   const Tensor high = from_vector(options.action_high, {dims}, dtype, device);  // (A,)
-  Tensor mean = zeros({options.horizon, dims}, dtype, device) + (low + high) * 0.5;     // (H, A)
+  // (H, A) each: the box centre (official: 0 in a symmetric box) and the initial spread.
+  Tensor mean = zeros({options.horizon, dims}, dtype, device) + (low + high) * 0.5;
   Tensor stddev = zeros({options.horizon, dims}, dtype, device) + from_vector(options.init_std, {dims}, dtype, device);
   // Torch's unbiased std over the elites for CEM (mpc_utils.py:140); MPPI's weighted std as is.
   const double bessel = options.optimizer == Optimizer::cem ? static_cast<double>(k) / static_cast<double>(k - 1) : 1.0;
@@ -157,9 +158,9 @@ inline PlanResult plan(WorldModel& model, const Tensor& context, const Tensor& s
   model.prepare(context, state);
   PlanResult result;
   for (int64_t it = 0; it < options.iterations; ++it) {
-    const Tensor noise = normal(sample_shape, 0.0, 1.0, gen, dtype, device);  // (N, H, A)
-    const Tensor samples = minimum(maximum(noise * stddev + mean, low), high);     // (N, H, A)
-    const Tensor predicted = model.rollout(samples);                             // (N, H, *F)
+    const Tensor noise = normal(sample_shape, 0.0, 1.0, gen, dtype, device);    // (N, H, A)
+    const Tensor samples = minimum(maximum(noise * stddev + mean, low), high);  // (N, H, A)
+    const Tensor predicted = model.rollout(samples);                            // (N, H, *F)
     JEPA_CHECK(predicted.dim() >= 2 && predicted.size(0) == n && predicted.size(1) == options.horizon, "plan",
                "the world model's rollout of actions ", sample_shape, " returned shape ", predicted.shape(),
                ", expected (", n, ", ", options.horizon, ", *F)");

@@ -68,6 +68,15 @@ TEST_CASE("gradcheck: elementwise ops with broadcasting and strides") {
   check([](auto& v) { return div(v[0].slice(1, 0, 4, 2), v[1].slice(0, 1, 3)); }, {a, b});
   check([](auto& v) { return v[0] * 3.0 + 1.0 - 2.0 / (v[1] + 2.0); }, {a, b});
   check([](auto& v) { return 1.0 - v[0] / 4.0; }, {a});
+  check([](auto& v) { return maximum(v[0], v[1]); }, {a, b});
+  check([](auto& v) { return minimum(v[1], v[0].transpose(0, 1).transpose(0, 1)); }, {a, b});
+}
+
+TEST_CASE("maximum and minimum share the gradient of a tie equally, as torch does") {
+  Tensor a = tensor({1, 2, 3}, DType::f64).requires_grad_(), b = tensor({3, 2, 1}, DType::f64).requires_grad_();
+  sum(maximum(a, b) + minimum(a, b) * 10.0).backward();
+  CHECK(a.grad().to_vector<double>() == std::vector<double>{10, 5.5, 1});
+  CHECK(b.grad().to_vector<double>() == std::vector<double>{1, 5.5, 10});
 }
 
 TEST_CASE("gradcheck: unary ops") {

@@ -227,6 +227,8 @@ TEST_CASE("gpu: binary ops broadcast, forward and gradient") {
       {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }},
       {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }},
       {"div", [](const Tensor& a, const Tensor& b) { return a / (abs(b) + 0.5); }},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
   };
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {{7, 9}, {7, 9}}, {{4, 7, 9}, {9}}, {{4, 1, 9}, {7, 1}}, {{1}, {3, 5}}, {{2, 3, 4, 5, 6}, {3, 1, 5, 1}}, {{}, {}}};

@@ -207,4 +207,8 @@ TEST_CASE("op forward values") {
   CHECK(repeat(tensor({1, 2}), {2, 2}).to_vector<double>() == std::vector<double>{1, 2, 1, 2, 1, 2, 1, 2});
   CHECK(index_select(tensor({5, 6, 7}), 0, from_vector(std::vector<int64_t>{2, 0}, {2})).to_vector<double>()
         == std::vector<double>{7, 5});
+  const Tensor box = maximum(minimum(tensor({-3, 0.25, 7}), tensor({1, 2, 3})), tensor({-1, -2, 0}));
+  CHECK(box.to_vector<double>() == std::vector<double>{-1, 0.25, 3});
+  const auto nan_wins = maximum(tensor({NAN, 1}), tensor({0, NAN})).to_vector<double>();
+  CHECK((std::isnan(nan_wins[0]) && std::isnan(nan_wins[1])));
 }

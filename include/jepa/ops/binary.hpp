@@ -1,7 +1,8 @@
 // Binary elementwise ops with NumPy broadcasting: add, sub, mul, div (tensor-tensor), their
-// tensor-scalar forms, and the comparison eq (not differentiable). Backward reduces each gradient
-// back over the dims its input was broadcast along (sum_to, reduce.hpp).
+// tensor-scalar forms, maximum and minimum, and the comparison eq (not differentiable). Backward
+// reduces each gradient back over the dims its input was broadcast along (sum_to, reduce.hpp).
 // reference: https://pytorch.org/docs/stable/notes/broadcasting.html
+// reference: https://pytorch.org/docs/stable/generated/torch.maximum.html
 #pragma once
 #include <jepa/ops/copy.hpp>
 
@@ -17,6 +18,16 @@ struct SubFn { template <class T> JEPA_HD T operator()(T a, T b) const { return 
 struct MulFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a * b; } };
 struct DivFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a / b; } };
 struct EqFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
+// A NaN operand wins, as in torch.maximum (a != a only for NaN).
+struct MaxFn { template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a > b) ? a : b; } };
+struct MinFn { template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a < b) ? a : b; } };
+// The share of the gradient that goes to a: all when a was picked, half on a tie (torch's rule).
+struct MaxShareFn {
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a > b ? T(1) : (a == b ? T(0.5) : T(0)); }
+};
+struct MinShareFn {
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
+};
 struct AxpyFn {
   double alpha;
   template <class T> JEPA_HD T operator()(T a, T b) const { return a + T(alpha) * b; }
@@ -66,6 +77,17 @@ struct DivBackward final : Node {
   Tensor b, out;  // d/da = 1/b, d/db = -out/b
   Shape a_shape, b_shape;
   const char* name() const override { return "DivBackward"; }
+  std::vector<Tensor> backward(const Tensor& grad) override;
+};
+
+template <class Share>
+struct ExtremumBackward final : Node {
+  Tensor a, b;
+  Shape a_shape, b_shape;
+  const char* op;
+  ExtremumBackward(const Tensor& first, const Tensor& second, const char* node_name)
+      : a(first), b(second), a_shape(first.shape()), b_shape(second.shape()), op(node_name) {}
+  const char* name() const override { return op; }
   std::vector<Tensor> backward(const Tensor& grad) override;
 };
 
@@ -133,6 +155,18 @@ inline Tensor& Tensor::mul_(double factor) {
   return *this;
 }
 
+inline Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor out = detail::binary_forward("maximum", a, b, detail::MaxFn{});
+  record<detail::ExtremumBackward<detail::MaxShareFn>>(out, {a, b}, a.detach(), b.detach(), "MaximumBackward");
+  return out;
+}
+
+inline Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor out = detail::binary_forward("minimum", a, b, detail::MinFn{});
+  record<detail::ExtremumBackward<detail::MinShareFn>>(out, {a, b}, a.detach(), b.detach(), "MinimumBackward");
+  return out;
+}
+
 // 1 where a == b, else 0, in the inputs' dtype. Not differentiable.
 inline Tensor eq(const Tensor& a, const Tensor& b) { return detail::binary_forward("eq", a, b, detail::EqFn{}); }
 
@@ -156,6 +190,14 @@ inline std::vector<Tensor> DivBackward::backward(const Tensor& grad) {
   std::vector<Tensor> g(2);
   if (needs_grad(0)) g[0] = sum_to(div(grad, b), a_shape);
   if (needs_grad(1)) g[1] = sum_to(binary_forward("div", mul(grad, out), b, NegDivFn{}), b_shape);
+  return g;
+}
+
+template <class Share>
+std::vector<Tensor> ExtremumBackward<Share>::backward(const Tensor& grad) {
+  std::vector<Tensor> g(2);
+  if (needs_grad(0)) g[0] = sum_to(mul(grad, binary_forward(op, a, b, Share{})), a_shape);
+  if (needs_grad(1)) g[1] = sum_to(mul(grad, binary_forward(op, b, a, Share{})), b_shape);
   return g;
 }
 

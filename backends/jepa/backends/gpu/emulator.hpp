@@ -79,6 +79,7 @@ namespace jepa::gpu::emu {
 inline constexpr int kWarpSize = JEPA_EMULATED_WARP_SIZE;
 inline constexpr int kMaxBlockThreads = 1024;
 inline constexpr size_t kFiberStackBytes = size_t{256} << 10;
+inline constexpr size_t kDeviceMemoryBytes = size_t{16} << 30;  // what the device reports; larger requests fail
 
 // ---- runtime types -------------------------------------------------------------------------------
 
@@ -448,7 +449,7 @@ inline emuError_t emuGetDeviceProperties(emuDeviceProp* props, int index) {
 }
 
 inline emuError_t emuMalloc(void** p, size_t n) {
-  *p = std::malloc(std::max<size_t>(n, 1));
+  *p = n <= kDeviceMemoryBytes ? std::malloc(std::max<size_t>(n, 1)) : nullptr;
   return *p ? emuSuccess : emuErrorMemoryAllocation;
 }
 template <class T>
@@ -472,7 +473,7 @@ inline emuError_t emuHostGetDevicePointer(void** device, void* host, unsigned) {
 }
 
 inline emuError_t emuMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
-  *free_bytes = *total_bytes = size_t{1} << 34;
+  *free_bytes = *total_bytes = kDeviceMemoryBytes;
   return emuSuccess;
 }
 

@@ -119,7 +119,10 @@ inline void use_device(int index) {
 
 inline DeviceContext& context(int index) {
   static std::mutex mutex;
-  static std::vector<std::unique_ptr<DeviceContext>> contexts;
+  // Leaked on purpose, like the allocators (allocator.cuh): tensors released by static destructors
+  // still reach their device's stream.
+  static auto* all = new std::vector<std::unique_ptr<DeviceContext>>();
+  auto& contexts = *all;
   std::lock_guard<std::mutex> lock(mutex);
   if (contexts.empty()) {
     JEPA_CHECK(available(), kBackendName, "no ", kBackendName, " device is available: ", unavailable_reason());

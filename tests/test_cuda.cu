@@ -704,6 +704,15 @@ TEST_CASE("gpu: scaled_dot_product_attention matches the CPU, forward and gradie
   }
 }
 
+TEST_CASE("gpu: rope and the block-causal attention mask refuse GPU tensors until their kernels exist") {
+  SKIP_WITHOUT_DEVICE();
+  const Tensor x = random({1, 2, 4, 8}, 90).to(kGpu);
+  CHECK_THROWS_WITH_AS(rope(x, zeros({4, 1}), 2), doctest::Contains("rope has no GPU kernel yet"), Error);
+  CHECK_THROWS_WITH_AS(scaled_dot_product_attention(x, x, x, std::nullopt, BlockCausalMask{2}),
+                       doctest::Contains("the GPU masked attention kernel is not there yet"), Error);
+  CHECK(scaled_dot_product_attention(x, x, x).device() == kGpu);  // the unmasked path is unchanged
+}
+
 TEST_CASE("gpu: AdamW, EMA and gradient clipping on flat buffers match the CPU") {
   SKIP_WITHOUT_DEVICE();
   struct Replica {

@@ -19,6 +19,7 @@
 #include <jepa/ops/join.hpp>
 #include <jepa/ops/loss.hpp>
 #include <jepa/ops/attention.hpp>
+#include <jepa/ops/rope.hpp>
 #include <jepa/autograd/engine.hpp>
 #include <jepa/autograd/gradcheck.hpp>
 #include <jepa/core/print.hpp>

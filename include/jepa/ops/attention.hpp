@@ -8,24 +8,49 @@
 // says the fused kernels take them (4-D, head dims 32/64/128), else to the reference composition:
 // q, k, v share one batch shape (broadcast dims expanded, stride 0), last-dim stride 1; out, lse,
 // dout, dq, dk, dv dense.
-// detail::attention_reference is the composition of matmul and softmax: the tests' oracle, and the
-// route for empty sizes.
+// An optional BlockCausalMask (V-JEPA 2-AC) hides later blocks of keys from each query; the CPU
+// kernels skip hidden key blocks and never build the N x M mask. GPU tensors with a mask are
+// refused: the GPU masked kernel is not there yet.
+// detail::attention_reference is the composition of matmul and softmax (a mask added as a
+// materialised 0 / -inf matrix): the tests' oracle, and the route for empty sizes.
 // reference: https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html
 #pragma once
 #include <array>
 #include <cmath>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include <jepa/backends/cpu/attention.hpp>
+#include <jepa/ops/creation.hpp>
 #include <jepa/ops/matmul.hpp>
 #include <jepa/ops/softmax.hpp>
 
 namespace jepa {
 
+// The block-causal mask of V-JEPA 2-AC (build_action_block_causal_attention_mask in the official
+// modules.py, cut to N x M): tokens form consecutive blocks of block_size (per frame: its action,
+// state and H * W patch tokens); query i may attend key j iff j / block_size <= i / block_size.
+struct BlockCausalMask {
+  int64_t block_size = 0;  // tokens per block, >= 1
+};
+
 namespace detail {
 
-inline Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
-  return matmul(softmax(mul(matmul(q, k.transpose(-2, -1)), scale), -1), v);
+// (N, M): 0 where query i may attend key j, -inf elsewhere.
+inline Tensor block_causal_bias(int64_t N, int64_t M, int64_t block_size, DType dtype) {
+  std::vector<double> bias(static_cast<size_t>(N * M), 0.0);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < M; ++j)
+      if (j / block_size > i / block_size) bias[i * M + j] = -INFINITY;
+  return from_vector(bias, {N, M}, dtype);
+}
+
+inline Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
+                                  std::optional<BlockCausalMask> mask = std::nullopt) {
+  Tensor scores = mul(matmul(q, k.transpose(-2, -1)), scale);  // (..., N, M)
+  if (mask) scores = scores + block_causal_bias(q.size(-2), k.size(-2), mask->block_size, q.dtype()).to(q.device());
+  return matmul(softmax(scores, -1), v);
 }
 
 // t (..., rows, cols) seen with the batch shape `batch` (broadcast dims get stride 0) and a
@@ -56,8 +81,9 @@ inline std::vector<int64_t> matrix_offsets(const Tensor& t) {
   return offsets;
 }
 
-inline cpu::AttentionShape attention_shape(const Tensor& q, const Tensor& k, const Tensor& v) {
+inline cpu::AttentionShape attention_shape(const Tensor& q, const Tensor& k, const Tensor& v, int64_t block_size) {
   cpu::AttentionShape s;
+  s.block_size = block_size;
   s.N = q.size(-2);
   s.M = k.size(-2);
   s.dh = q.size(-1);
@@ -73,9 +99,10 @@ inline cpu::AttentionShape attention_shape(const Tensor& q, const Tensor& k, con
 }
 
 // out = softmax(scale q k^T) v and lse for operands prepared by attention_operand; out and lse
-// have the batch shape of q followed by (N, dv) and (N).
+// have the batch shape of q followed by (N, dv) and (N). block_size > 0 (the block-causal mask)
+// only on CPU tensors: the op refuses GPU ones.
 inline std::pair<Tensor, Tensor> attention_forward_kernel(const Tensor& q, const Tensor& k, const Tensor& v,
-                                                          double scale) {
+                                                          double scale, int64_t block_size = 0) {
   constexpr const char* op = "scaled_dot_product_attention";
   Shape out_shape(q.shape().begin(), q.shape().end() - 1), lse_shape = out_shape;
   out_shape.push_back(v.size(-1));
@@ -84,7 +111,7 @@ inline std::pair<Tensor, Tensor> attention_forward_kernel(const Tensor& q, const
   dispatch_float(q.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     JEPA_ON_DEVICE(op, q.device(),
-                   cpu::attention_forward(attention_shape(q, k, v), q.data<T>(), k.data<T>(), v.data<T>(),
+                   cpu::attention_forward(attention_shape(q, k, v, block_size), q.data<T>(), k.data<T>(), v.data<T>(),
                                           out.data<T>(), lse.data<T>(), static_cast<T>(scale)),
                    gpu::attention_forward(q, k, v, out, lse, scale));
   });
@@ -94,16 +121,16 @@ inline std::pair<Tensor, Tensor> attention_forward_kernel(const Tensor& q, const
 // dq, dk, dv (dense, shaped like q, k, v) from a dense dout.
 inline std::array<Tensor, 3> attention_backward_kernel(const Tensor& dout, const Tensor& q, const Tensor& k,
                                                        const Tensor& v, const Tensor& out, const Tensor& lse,
-                                                       double scale) {
+                                                       double scale, int64_t block_size = 0) {
   Tensor dq = Tensor::empty(q.shape(), q.dtype(), q.device());
   Tensor dk = Tensor::empty(k.shape(), k.dtype(), k.device());
   Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
     JEPA_ON_DEVICE("scaled_dot_product_attention", q.device(),
-                   cpu::attention_backward(attention_shape(q, k, v), dout.data<T>(), q.data<T>(), k.data<T>(),
-                                           v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(),
-                                           dv.data<T>(), static_cast<T>(scale)),
+                   cpu::attention_backward(attention_shape(q, k, v, block_size), dout.data<T>(), q.data<T>(),
+                                           k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(),
+                                           dk.data<T>(), dv.data<T>(), static_cast<T>(scale)),
                    gpu::attention_backward(dout, q, k, v, out, lse, dq, dk, dv, scale));
   });
   return {dq, dk, dv};
@@ -113,9 +140,10 @@ struct AttentionBackward final : Node {
   Tensor q, k, v, out, lse;  // q, k, v as attention_operand made them; out (..., N, dv), lse (..., N) dense
   Shape q_shape, k_shape, v_shape;
   double scale;
+  int64_t block_size;  // of the block-causal mask; 0: none
   const char* name() const override { return "AttentionBackward"; }
   std::vector<Tensor> backward(const Tensor& grad) override {
-    auto [dq, dk, dv] = attention_backward_kernel(grad.contiguous(), q, k, v, out, lse, scale);
+    auto [dq, dk, dv] = attention_backward_kernel(grad.contiguous(), q, k, v, out, lse, scale, block_size);
     return {needs_grad(0) ? sum_to(dq, q_shape) : Tensor(), needs_grad(1) ? sum_to(dk, k_shape) : Tensor(),
             needs_grad(2) ? sum_to(dv, v_shape) : Tensor()};
   }
@@ -149,7 +177,8 @@ struct SelfAttentionBackward final : Node {
 
 // q (..., N, dh), k (..., M, dh), v (..., M, dv) -> (..., N, dv). scale defaults to dh^-0.5.
 inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                           std::optional<double> scale = std::nullopt) {
+                                           std::optional<double> scale = std::nullopt,
+                                           std::optional<BlockCausalMask> mask = std::nullopt) {
   constexpr const char* op = "scaled_dot_product_attention";
   for (const Tensor* t : {&q, &k, &v}) {
     detail::check_defined(op, *t);
@@ -159,17 +188,22 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
   }
   JEPA_CHECK(q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2), op, "incompatible shapes q ", q.shape(), ", k ",
              k.shape(), ", v ", v.shape(), " (need q (..., N, d), k (..., M, d), v (..., M, dv))");
+  JEPA_CHECK(!mask || mask->block_size > 0, op, "the block-causal mask needs block_size >= 1, got ",
+             mask->block_size);
+  JEPA_CHECK(!mask || q.device().is_cpu(), op, "q, k and v are on ", q.device(), ": the GPU masked attention "
+             "kernel is not there yet, the block-causal mask takes CPU tensors only");
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   auto batch_of = [](const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); };
   const Shape batch = broadcast_shapes(broadcast_shapes(batch_of(q), batch_of(k), op), batch_of(v), op);
   if (batch.numel() == 0 || q.size(-2) == 0 || k.size(-2) == 0 || q.size(-1) == 0 || v.size(-1) == 0)
-    return detail::attention_reference(q, k, v, s);
+    return detail::attention_reference(q, k, v, s, mask);
 #ifdef JEPA_WITH_GPU
   if (q.device().is_gpu() && !gpu::attention_supported(q, k, v)) return detail::attention_reference(q, k, v, s);
 #endif
+  const int64_t block_size = mask ? mask->block_size : 0;
   Tensor qe = detail::attention_operand(q, batch), ke = detail::attention_operand(k, batch),
          ve = detail::attention_operand(v, batch);
-  auto [out, lse] = detail::attention_forward_kernel(qe, ke, ve, s);
+  auto [out, lse] = detail::attention_forward_kernel(qe, ke, ve, s, block_size);
   if (auto node = record<detail::AttentionBackward>(out, {q, k, v})) {
     node->q = qe;
     node->k = ke;
@@ -180,6 +214,7 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
     node->k_shape = k.shape();
     node->v_shape = v.shape();
     node->scale = s;
+    node->block_size = block_size;
   }
   return out;
 }

@@ -5,6 +5,10 @@
 // elements contiguous, so strided views (heads selected out of a packed qkv projection) are read in
 // place. out (batch, N, dv), lse (batch, N) and the gradients dq (batch, N, dh), dk (batch, M, dh),
 // dv (batch, M, dv) are dense.
+// Optional block-causal mask (block_size > 0): query i sees key j iff j / block_size <= i / block_size,
+// so each query sees a prefix of the keys, [0, visible_keys(i)). Key blocks no query of a block
+// sees are skipped, and so are query blocks that see none of a key block; the scores of hidden keys
+// inside a visited block count as probability 0. No N x M mask exists in memory.
 // Forward: per block of kQueryBlock queries, loop over blocks of kKeyBlock keys keeping each
 // row's running max m and sum l of exp(s - m) (s = scale q.k); when m grows, l and the output
 // accumulated so far are rescaled by exp(old m - new m). Only a block of scores exists at a time;
@@ -41,6 +45,7 @@ struct AttentionShape {
   int64_t batch = 0, N = 0, M = 0, dh = 0, dv = 0;
   std::vector<int64_t> q_offsets, k_offsets, v_offsets;  // (batch) each
   int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0;
+  int64_t block_size = 0;  // of the block-causal mask; 0: no mask
 };
 
 namespace detail {
@@ -52,6 +57,21 @@ template <class V> inline constexpr int kTileRows = V::registers >= 32 ? 6 : 4;
 template <class V> inline constexpr int kTileVectors = V::registers >= 32 ? 4 : 2;
 
 inline int64_t round_up(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+// Query i sees keys [0, visible_keys(s, i)).
+inline int64_t visible_keys(const AttentionShape& s, int64_t i) {
+  return s.block_size == 0 ? s.M : std::min(s.M, (i / s.block_size + 1) * s.block_size);
+}
+
+// The first query that sees key j.
+inline int64_t first_query_seeing(const AttentionShape& s, int64_t j) {
+  return s.block_size == 0 ? 0 : j / s.block_size * s.block_size;
+}
+
+// How many of the `cols` keys from j0 on query i sees.
+inline int64_t visible_in_block(const AttentionShape& s, int64_t i, int64_t j0, int64_t cols) {
+  return std::clamp<int64_t>(visible_keys(s, i) - j0, 0, cols);
+}
 
 // c[r, 0:cols] (+)= sum_k A(r, k) b[k, 0:cols] for r < rows <= R, cols <= C * W, where
 // A(r, k) = a[r * a_rs + k * a_ks] and b's rows are ldb apart. Rows past `rows` recompute the last
@@ -162,22 +182,24 @@ void attention_forward_rows(const AttentionShape& s, const T* q, const T* k, con
     std::fill(row_max, row_max + rows, lowest);
     std::fill(row_sum, row_sum + rows, T(0));
     T* acc = out + i0 * s.dv;
-    for (int64_t j0 = 0; j0 < s.M; j0 += kKeyBlock) {
-      const int64_t cols = std::min(kKeyBlock, s.M - j0);
+    const int64_t keys = visible_keys(s, i0 + rows - 1);  // the last row sees the most
+    for (int64_t j0 = 0; j0 < keys; j0 += kKeyBlock) {
+      const int64_t cols = std::min(kKeyBlock, keys - j0);
       product<V>(rows, cols, s.dh, q + i0 * s.q_row_stride, s.q_row_stride, 1, ws.k_packed.data() + j0, ldk, scores,
                  kKeyBlock, false);
       for (int64_t r = 0; r < rows; ++r) {
         T* sr = scores + r * kKeyBlock;
+        const int64_t visible = visible_in_block(s, i0 + r, j0, cols);
         V peak = V::set1(lowest);
-        for (int64_t j = 0; j < cols; j += W)
-          peak = max(peak, select(V::first(cols - j), V::load(sr + j, cols - j) * vscale, V::set1(lowest)));
+        for (int64_t j = 0; j < visible; j += W)
+          peak = max(peak, select(V::first(visible - j), V::load(sr + j, visible - j) * vscale, V::set1(lowest)));
         const T new_max = std::max(row_max[r], reduce_max(peak));
         const T rescale = std::exp(row_max[r] - new_max);
         V total = V::zero();
         const V shift = V::set1(new_max);
         for (int64_t j = 0; j < cols; j += W) {
-          const V p = select(V::first(cols - j), simd::exp(fma(V::load(sr + j, cols - j), vscale, V::zero() - shift)),
-                             V::zero());
+          const V p = select(V::first(std::max<int64_t>(visible - j, 0)),
+                             simd::exp(fma(V::load(sr + j, cols - j), vscale, V::zero() - shift)), V::zero());
           p.store(sr + j, cols - j);
           total = total + p;
         }
@@ -222,7 +244,13 @@ void attention_backward_keys(const AttentionShape& s, const T* dout, const T* q,
   const V vscale = V::set1(scale);
   for (int64_t j0 = k0; j0 < k1; j0 += kKeyBlock) {
     const int64_t cols = std::min(kKeyBlock, k1 - j0), pj = j0 - k0;
-    for (int64_t i0 = 0; i0 < s.N; i0 += kQueryBlock) {
+    const int64_t first_i0 = first_query_seeing(s, j0) / kQueryBlock * kQueryBlock;
+    if (first_i0 >= s.N) {  // keys no query sees (M > N under the mask): no gradient
+      std::fill(dk + j0 * s.dh, dk + (j0 + cols) * s.dh, T(0));
+      std::fill(dv + j0 * s.dv, dv + (j0 + cols) * s.dv, T(0));
+      continue;
+    }
+    for (int64_t i0 = first_i0; i0 < s.N; i0 += kQueryBlock) {
       const int64_t rows = std::min(kQueryBlock, s.N - i0);
       const T* qi = q + i0 * s.q_row_stride;
       const T* gi = dout + i0 * s.dv;
@@ -232,14 +260,16 @@ void attention_backward_keys(const AttentionShape& s, const T* dout, const T* q,
         T* pr = probs + r * kKeyBlock;
         T* dr = dscores + r * kKeyBlock;
         const V shift = V::set1(lse[i0 + r]), dr_shift = V::set1(delta[i0 + r]);
+        const int64_t visible = visible_in_block(s, i0 + r, j0, cols);
         for (int64_t j = 0; j < cols; j += W) {
-          const V p = simd::exp(fma(V::load(pr + j, cols - j), vscale, V::zero() - shift));
+          const V p = select(V::first(std::max<int64_t>(visible - j, 0)),
+                             simd::exp(fma(V::load(pr + j, cols - j), vscale, V::zero() - shift)), V::zero());
           p.store(pr + j, cols - j);
           (p * (V::load(dr + j, cols - j) - dr_shift) * vscale).store(dr + j, cols - j);
         }
       }
-      product<V>(cols, s.dv, rows, probs, 1, kKeyBlock, gi, s.dv, dv + j0 * s.dv, s.dv, i0 > 0);
-      product<V>(cols, s.dh, rows, dscores, 1, kKeyBlock, qi, s.q_row_stride, dk + j0 * s.dh, s.dh, i0 > 0);
+      product<V>(cols, s.dv, rows, probs, 1, kKeyBlock, gi, s.dv, dv + j0 * s.dv, s.dv, i0 > first_i0);
+      product<V>(cols, s.dh, rows, dscores, 1, kKeyBlock, qi, s.q_row_stride, dk + j0 * s.dh, s.dh, i0 > first_i0);
       product<V>(rows, s.dh, cols, dscores, kKeyBlock, 1, k + j0 * s.k_row_stride, s.k_row_stride, dq + i0 * s.dh, s.dh,
                  true);
     }

@@ -8,9 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 
 #include <jepa/jepa.hpp>
 #include <jepa/models/ijepa.hpp>
+#include <jepa/models/trainer.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/clip.hpp>
 #include <jepa/optim/ema.hpp>
@@ -780,5 +782,61 @@ TEST_CASE("gpu: an I-JEPA loss and its gradients match the CPU") {
     CAPTURE(cpu_params[i].first);
     check_close(gpu_params[i].second.grad(), cpu_params[i].second.grad(), 1e-3, 1e-3 * max_abs(cpu_params[i].second.grad()),
                 "encoder gradient");
+  }
+}
+
+TEST_CASE("gpu: two I-JEPA training steps (AdamW, EMA) match the CPU's to 1e-5 relative") {
+  SKIP_WITHOUT_DEVICE();
+  struct Run {
+    std::shared_ptr<models::IJEPA> model;
+    std::unique_ptr<models::JepaTrainer> trainer;
+  };
+  auto build = [](Device device) {
+    Generator gen(5);
+    models::IJEPAConfig cfg;
+    cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
+    cfg.encoder.depth = 2;
+    cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
+    Run run{std::make_shared<models::IJEPA>(cfg, gen), nullptr};
+    run.model->encoder->to(device);
+    run.model->predictor->to(device);
+    run.model->target_encoder->to(device);
+    models::TrainRecipe recipe;
+    recipe.iterations_per_epoch = 10;
+    run.trainer = std::make_unique<models::JepaTrainer>(run.model->encoder, run.model->predictor,
+                                                        run.model->target_encoder, recipe);
+    return run;
+  };
+  Run cpu = build(Device::cpu()), gpu = build(kGpu);
+  Generator gen(6);
+  const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9}, {2, 6});
+  const Tensor t1 = from_vector(std::vector<int64_t>{10, 11, 14, 15}, {2, 2});
+  const Tensor t2 = from_vector(std::vector<int64_t>{12, 13, 0, 1}, {2, 2});
+  for (int step = 0; step < 2; ++step) {
+    const Tensor images = uniform({2, 1, 16, 16}, 0, 1, gen);
+    const models::StepStats c = cpu.trainer->step([&] { return cpu.model->loss(images, {ctx}, {t1, t2}); });
+    const models::StepStats g = gpu.trainer->step(
+        [&] { return gpu.model->loss(images.to(kGpu), {ctx.to(kGpu)}, {t1.to(kGpu), t2.to(kGpu)}); });
+    CHECK(g.loss == doctest::Approx(c.loss).epsilon(1e-5));
+  }
+  // Relative to the norm of each module's parameters (and of the optimizer state): Adam's first
+  // updates are lr * sign(g), so an element whose gradient is rounding noise may move the other
+  // way; a bias that started at zero has too few elements for a norm of its own to absorb that.
+  const auto cpu_state = cpu.trainer->state_dict(), gpu_state = gpu.trainer->state_dict();
+  REQUIRE(cpu_state.size() == gpu_state.size());
+  std::map<std::string, std::pair<double, double>> groups;  // module -> (squared difference, squared norm)
+  for (size_t i = 0; i < cpu_state.size(); ++i) {
+    REQUIRE(cpu_state[i].first == gpu_state[i].first);
+    auto& [diff, norm] = groups[cpu_state[i].first.substr(0, cpu_state[i].first.find('.'))];
+    const std::vector<double> c = cpu_state[i].second.to_vector<double>(), g = gpu_state[i].second.to_vector<double>();
+    for (size_t k = 0; k < c.size(); ++k) {
+      diff += (g[k] - c[k]) * (g[k] - c[k]);
+      norm += c[k] * c[k];
+    }
+  }
+  CHECK(groups.size() == 4);  // encoder, predictor, target_encoder, optimizer
+  for (const auto& [module, sums] : groups) {
+    CAPTURE(module);
+    CHECK(std::sqrt(sums.first) <= 1e-5 * std::sqrt(sums.second));
   }
 }

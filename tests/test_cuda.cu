@@ -751,21 +751,27 @@ TEST_CASE("gpu: AdamW, EMA and gradient clipping on flat buffers match the CPU")
   }
 }
 
+namespace {
+
+// A two-block I-JEPA on 16 x 16 images of 4 x 4 patches, initialised from `seed`, on `device`.
+std::shared_ptr<models::IJEPA> tiny_ijepa(Device device, uint64_t seed) {
+  Generator gen(seed);
+  models::IJEPAConfig cfg;
+  cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
+  cfg.encoder.depth = 2;
+  cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
+  auto model = std::make_shared<models::IJEPA>(cfg, gen);
+  model->encoder->to(device);
+  model->predictor->to(device);
+  model->target_encoder->to(device);
+  return model;
+}
+
+}  // namespace
+
 TEST_CASE("gpu: an I-JEPA loss and its gradients match the CPU") {
   SKIP_WITHOUT_DEVICE();
-  auto build = [](Device device) {
-    Generator gen(3);
-    models::IJEPAConfig cfg;
-    cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
-    cfg.encoder.depth = 2;
-    cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
-    auto model = std::make_shared<models::IJEPA>(cfg, gen);
-    model->encoder->to(device);
-    model->predictor->to(device);
-    model->target_encoder->to(device);
-    return model;
-  };
-  auto cpu_model = build(Device::cpu()), gpu_model = build(kGpu);
+  auto cpu_model = tiny_ijepa(Device::cpu(), 3), gpu_model = tiny_ijepa(kGpu, 3);
   Generator gen(4);
   const Tensor images = uniform({2, 1, 16, 16}, 0, 1, gen);
   const Tensor ctx = from_vector(std::vector<int64_t>{0, 1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9}, {2, 6});
@@ -792,15 +798,7 @@ TEST_CASE("gpu: two I-JEPA training steps (AdamW, EMA) match the CPU's to 1e-5 r
     std::unique_ptr<models::JepaTrainer> trainer;
   };
   auto build = [](Device device) {
-    Generator gen(5);
-    models::IJEPAConfig cfg;
-    cfg.encoder = models::vit_config("vit_tiny", 16, 4, 1);
-    cfg.encoder.depth = 2;
-    cfg.predictor = models::predictor_for(cfg.encoder, 96, 2);
-    Run run{std::make_shared<models::IJEPA>(cfg, gen), nullptr};
-    run.model->encoder->to(device);
-    run.model->predictor->to(device);
-    run.model->target_encoder->to(device);
+    Run run{tiny_ijepa(device, 5), nullptr};
     models::TrainRecipe recipe;
     recipe.iterations_per_epoch = 10;
     run.trainer = std::make_unique<models::JepaTrainer>(run.model->encoder, run.model->predictor,

@@ -119,7 +119,9 @@ inline void use_device(int index) {
 
 inline DeviceContext& context(int index) {
   static std::mutex mutex;
-  static std::vector<std::unique_ptr<DeviceContext>> contexts;
+  // Leaked on purpose, like the CPU allocator: tensors in static objects may be freed after static
+  // destructors ran, and a program's exit would otherwise drop the contexts' fault records unfreed.
+  static auto& contexts = *new std::vector<std::unique_ptr<DeviceContext>>();
   std::lock_guard<std::mutex> lock(mutex);
   if (contexts.empty()) {
     JEPA_CHECK(available(), kBackendName, "no ", kBackendName, " device is available: ", unavailable_reason());

@@ -167,6 +167,18 @@ TEST_CASE("devices that are not compiled in give a clear error") {
                        Error);
 }
 
+TEST_CASE("parse_device reads cpu, cuda[:N] and hip[:N] and names what it accepts") {
+  CHECK(parse_device("cpu") == Device::cpu());
+  CHECK(parse_device("cuda") == Device::cuda(0));
+  CHECK(parse_device("cuda:1") == Device::cuda(1));
+  CHECK(parse_device("hip") == Device::hip(0));
+  CHECK(parse_device("hip:12") == Device::hip(12));
+  for (const char* bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:x", "cpu:0", "CUDA", "hip:1:2", "cuda:9999999999"})
+    CHECK_THROWS_WITH_AS(parse_device(bad),
+                         ("[parse_device] '" + std::string(bad) + "' is not a device; expected cpu, cuda, cuda:N, hip or hip:N").c_str(),
+                         Error);
+}
+
 TEST_CASE("op errors name the op and the shapes, dtypes or values involved") {
   Tensor a = zeros({2, 3}), b = zeros({4, 5});
   CHECK_THROWS_WITH_AS(matmul(a, b), "[matmul] cannot multiply shapes [2, 3] and [4, 5] (3 != 4)", Error);

@@ -24,6 +24,7 @@
 #include <jepa/models/vit.hpp>
 
 #include "commands.hpp"
+#include "device_flag.hpp"
 
 namespace jepa::tool {
 namespace {
@@ -141,12 +142,15 @@ void load_encoder(models::VisionTransformer& encoder, const SafeTensors& file, c
 struct InitOptions {
   EncoderSpec spec;
   uint64_t seed = 0;
-  std::string out;
+  std::string out, device = "cpu";
 };
 
+// The weights are drawn on the host, so every --device writes the same file.
 void run_init(const InitOptions& o) {
+  const Device device = use_device(o.device, "init");
   Generator gen(o.seed);
-  const models::VisionTransformer encoder(encoder_config(o.spec), gen);
+  models::VisionTransformer encoder(encoder_config(o.spec), gen);
+  encoder.to(device);
   EncoderSpec written = o.spec;
   written.depth = encoder.config().depth;
   std::map<std::string, std::string> metadata = spec_metadata(written);
@@ -159,11 +163,12 @@ void run_init(const InitOptions& o) {
 
 struct EmbedOptions {
   EncoderSpec spec;
-  std::string weights, prefix, input, out;
+  std::string weights, prefix, input, out, device = "cpu";
   int64_t batch_size = 64;
 };
 
 void run_embed(EmbedOptions o) {
+  const Device device = use_device(o.device, "embed");
   JEPA_CHECK(o.batch_size > 0, "embed", "--batch-size must be positive, got ", o.batch_size);
   if (!o.prefix.empty() && o.prefix.back() != '.') o.prefix += '.';
   const SafeTensors file = load_safetensors(o.weights);
@@ -172,6 +177,7 @@ void run_embed(EmbedOptions o) {
   models::VisionTransformer encoder(encoder_config(spec), overwritten_init);
   load_encoder(encoder, file, o.prefix, o.weights, spec.model);
   encoder.set_training(false);
+  encoder.to(device);
 
   const Tensor images = load_npy(o.input, DType::f32);  // (N, C, H, W)
   JEPA_CHECK(images.dim() == 4 && images.size(1) == spec.channels && images.size(2) == spec.img &&
@@ -182,9 +188,9 @@ void run_embed(EmbedOptions o) {
   std::vector<Tensor> batches;  // each (b, tokens, D)
   NoGrad no_grad;
   for (int64_t start = 0; start < n; start += o.batch_size)
-    batches.push_back(encoder.forward(images.narrow(0, start, std::min(o.batch_size, n - start))));
+    batches.push_back(encoder.forward(images.narrow(0, start, std::min(o.batch_size, n - start)).to(device)));
   const Tensor embeddings = batches.empty() ? zeros({0, encoder.config().num_patches(), encoder.config().dim})
-                                            : cat(batches, 0);  // (N, tokens, D)
+                                            : cat(batches, 0).to(Device::cpu());  // (N, tokens, D)
   save_npy(o.out, embeddings);
   std::cout << "embedded " << n << " images with " << spec.model << " into " << embeddings.shape() << ": " << o.out
             << "\n";
@@ -207,6 +213,7 @@ void register_init_embed(CLI::App& app) {
   add_spec_options(*init_cmd, init->spec, true);
   init_cmd->add_option("--seed", init->seed, "random seed")->required();
   init_cmd->add_option("--out", init->out, "output .safetensors file")->required();
+  add_device_flag(init_cmd, init->device);
   init_cmd->callback([init] { run_init(*init); });
 
   auto embed = std::make_shared<EmbedOptions>();
@@ -219,6 +226,7 @@ void register_init_embed(CLI::App& app) {
   embed_cmd->add_option("--input", embed->input, "images, (N, C, H, W) .npy")->required();
   embed_cmd->add_option("--out", embed->out, "output .npy, (N, tokens, D) float32")->required();
   embed_cmd->add_option("--batch-size", embed->batch_size, "images per forward pass")->capture_default_str();
+  add_device_flag(embed_cmd, embed->device);
   embed_cmd->callback([embed] { run_embed(*embed); });
 }
 

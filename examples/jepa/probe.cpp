@@ -27,6 +27,7 @@ struct ProbeFlags {
   // weights from well before the end and probes lower (quick-start checkpoint: 0.833 against
   // 0.840; 20000 images x 3 epochs: 0.800 against 0.808).
   std::string encoder = "context";
+  std::string device = "cpu";
   // 100 epochs, not the library's 30: on the quick-start checkpoint (all blocks pooled) the encoder's
   // probe was still under-fitted at 30 (train 0.841, test 0.822) and reads 0.833 at 100; the pixel
   // probe then over-fits a little (test 0.839 -> 0.834).
@@ -43,6 +44,7 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 }
 
 void probe(const ProbeFlags& flags) {
+  const Device device = use_device(flags.device, "probe");
   use_threads(flags.threads);
   const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
   const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
@@ -55,12 +57,15 @@ void probe(const ProbeFlags& flags) {
   trained.load_state_dict(models::with_prefix(saved.tensors, flags.encoder == "target" ? "target_encoder." : "encoder."));
   Generator other(run.seed + 1);
   models::VisionTransformer random_init(config.encoder, other);
+  trained.to(device);
+  random_init.to(device);
 
   const Normalize normalize({kFashionMnistMean}, {kFashionMnistStd});
   const FashionMnist train = load_fashion_mnist(run.data, "train"), test = load_fashion_mnist(run.data, "test");
-  const Tensor train_x = normalize(first_rows(train.images, flags.limit_train));
-  const Tensor test_x = normalize(first_rows(test.images, flags.limit_test));
-  const Tensor train_y = first_rows(train.labels, flags.limit_train), test_y = first_rows(test.labels, flags.limit_test);
+  const Tensor train_x = normalize(first_rows(train.images, flags.limit_train)).to(device);
+  const Tensor test_x = normalize(first_rows(test.images, flags.limit_test)).to(device);
+  const Tensor train_y = first_rows(train.labels, flags.limit_train).to(device);
+  const Tensor test_y = first_rows(test.labels, flags.limit_test).to(device);
   const int64_t step = saved_step(saved, path);
   std::cout << "probing " << path << " (step " << step << ") on " << train_x.size(0)
             << " train / " << test_x.size(0) << " test images\n";
@@ -104,6 +109,7 @@ void register_probe(CLI::App& app) {
   cmd->add_option("--last-blocks", flags->last_blocks, "concatenate the pooled outputs of this many last blocks (0: all)")
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "CPU threads (0: OpenMP's default)");
+  add_device_flag(cmd, flags->device);
   cmd->callback([flags] { probe(*flags); });
 }
 

@@ -21,6 +21,7 @@ namespace {
 struct ProbeVideoFlags {
   std::string checkpoint;
   int64_t train_clips = 2048, test_clips = 512, threads = 0;
+  std::string device = "cpu";
   // 40 epochs: at 20 the count probe was under-trained on both encoders of the quick-start (0.785
   // each); at 40 it reads 0.814 from V-JEPA features and 0.787 from random-init ones.
   models::ProbeOptions probe{40, 64, 1e-3, 0.01, 0};
@@ -41,7 +42,7 @@ ProbeSet probe_set(const TrainedVJEPA& trained, ClipStream stream, int64_t n) {
   NoGrad no_grad;
   for (int64_t first = 0; first < n; first += kChunk) {
     const ClipBatch clips = generate_batch(world, clip_seeds(trained.run.seed, stream, first, std::min(kChunk, n - first)));
-    const Tensor x = normalize(clips.frames, stats);
+    const Tensor x = normalize(clips.frames, stats).to(trained.device);
     features.push_back(trained.model->target_encoder->forward(x));
     random_features.push_back(trained.random_init->target_encoder->forward(x));
     const int64_t B = x.size(0), last = world.frames - 1;
@@ -52,7 +53,8 @@ ProbeSet probe_set(const TrainedVJEPA& trained, ClipStream stream, int64_t n) {
     for (int64_t& y : label) y -= world.min_balls;
     count.push_back(from_vector(label, {B}));
   }
-  return {cat(features), cat(random_features), cat(position), cat(velocity), cat(count)};
+  const Device d = trained.device;
+  return {cat(features), cat(random_features), cat(position).to(d), cat(velocity).to(d), cat(count).to(d)};
 }
 
 // Probe outputs for all rows of `features`, in batches, without a graph.
@@ -67,7 +69,9 @@ Tensor predict(const models::AttentiveProbe& probe, const Tensor& features) {
 
 std::shared_ptr<models::AttentiveProbe> make_probe(const TrainedVJEPA& trained, int64_t outputs, Generator& gen) {
   const models::ViTConfig& encoder = trained.model->config().encoder;
-  return std::make_shared<models::AttentiveProbe>(encoder.dim, encoder.heads, outputs, gen);
+  auto probe = std::make_shared<models::AttentiveProbe>(encoder.dim, encoder.heads, outputs, gen);
+  probe->to(trained.device);
+  return probe;
 }
 
 // R^2 on the test set of a probe trained to regress standardized `train_y` (N, k).
@@ -106,10 +110,11 @@ double majority_accuracy(const Tensor& train_y, const Tensor& test_y, int64_t cl
 }
 
 void probe_video(const ProbeVideoFlags& flags) {
+  const Device device = use_device(flags.device, "probe-video");
   use_threads(flags.threads);
   JEPA_CHECK(flags.train_clips > 0 && flags.test_clips > 0, "probe-video", "needs train and test clips, got ",
              flags.train_clips, " and ", flags.test_clips);
-  const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint);
+  const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint, device);
   const int64_t classes = trained.run.max_balls - trained.run.min_balls + 1;
   std::cout << "probing " << trained.path << " (step " << trained.step << ") on " << flags.train_clips << " train / "
             << flags.test_clips << " test clips\n";
@@ -153,6 +158,7 @@ void register_probe_video(CLI::App& app) {
   cmd->add_option("--lr", flags->probe.lr, "probe peak learning rate (cosine to 0)")->capture_default_str();
   cmd->add_option("--wd", flags->probe.weight_decay, "probe weight decay")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "CPU threads (0: OpenMP's default)");
+  add_device_flag(cmd, flags->device);
   cmd->callback([flags] { probe_video(*flags); });
 }
 

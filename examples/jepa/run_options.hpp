@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <jepa/models/trainer.hpp>
 
+#include "device_flag.hpp"
 #include "training_run.hpp"
 
 namespace jepa::tool {
@@ -99,6 +100,7 @@ template <class RunOptions>
 struct TrainFlags {
   RunOptions run;
   std::string out, resume, init_from;
+  std::string device = "cpu";  // not a setting of the run: a resumed run uses the one given now
   int64_t max_steps = 0, checkpoint_every = 0, threads = 0;
 };
 
@@ -113,6 +115,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags<RunOptions>& flags) {
   cmd->add_option("--max-steps", flags.max_steps, "stop after this many steps of this invocation (0: run to the end)");
   cmd->add_option("--checkpoint-every", flags.checkpoint_every, "steps between checkpoints (0: every epoch)");
   cmd->add_option("--threads", flags.threads, "CPU threads (0: OpenMP's default)");
+  add_device_flag(cmd, flags.device);
   add_flags(flags.run, cmd);
 }
 

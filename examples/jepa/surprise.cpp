@@ -31,6 +31,7 @@ namespace {
 struct SurpriseFlags {
   std::string checkpoint;
   int64_t pairs = 200, batch = 32, mask_index = -1, threads = 0;
+  std::string device = "cpu";
 };
 
 // P(a random impossible error > a random possible one), ties counting one half.
@@ -79,6 +80,7 @@ Tensor erase_balls(const ClipBatch& clips, const PhysicsConfig& world, const std
 // grouped by their number of context tubelets, so that each batch has rectangular masks.
 Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& possible, const Tensor& impossible,
                 const Tensor& ball_free, const std::vector<int64_t>& context_steps, int64_t batch) {
+  const Device device = possible.device();
   const models::ViTConfig& c = model.config().encoder;
   const int64_t plane = c.grid() * c.grid(), tokens = c.num_patches(), n = possible.size(0);
   const auto per_clip = [n] { return std::vector<double>(static_cast<size_t>(n)); };
@@ -92,10 +94,11 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
       const std::vector<int64_t> part(members.begin() + static_cast<std::ptrdiff_t>(first),
                                       members.begin() + static_cast<std::ptrdiff_t>(last));
       const auto b = static_cast<int64_t>(part.size());
-      const Tensor idx = from_vector(part, {b});
+      const Tensor idx = from_vector(part, {b}).to(device);
       const Tensor clips = cat({index_select(possible, 0, idx), index_select(impossible, 0, idx)});  // (2b, 1, T, H, W)
-      const models::MaskPair masks{arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous(),
-                                   arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous()};
+      const models::MaskPair masks{
+          arange(kept).unsqueeze(0).expand({2 * b, kept}).contiguous().to(device),
+          arange(kept, tokens, 1, DType::i64).unsqueeze(0).expand({2 * b, tokens - kept}).contiguous().to(device)};
       const Tensor features = model.target_features(cat({clips, index_select(ball_free, 0, idx)}));  // (3b, N, D)
       const Tensor targets = models::apply_masks(features.narrow(0, 0, 2 * b), {masks.target});    // (2b, Kp, D)
       const Tensor free_targets = models::apply_masks(features.narrow(0, 2 * b, b), {masks.target.narrow(0, 0, b)});
@@ -117,10 +120,11 @@ Errors surprise(const models::VJEPA& model, int64_t mask_index, const Tensor& po
 }
 
 void surprise_test(const SurpriseFlags& flags) {
+  const Device device = use_device(flags.device, "surprise");
   use_threads(flags.threads);
   JEPA_CHECK(flags.pairs > 0 && flags.batch > 0, "surprise", "needs pairs and a batch size > 0, got ", flags.pairs,
              " and ", flags.batch);
-  const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint);
+  const TrainedVJEPA trained = load_vjepa_run(flags.checkpoint, device);
   const VJEPARunOptions& run = trained.run;
   const int64_t tokens_of_mask = static_cast<int64_t>(run.mask_config().masks.size());
   // The predictor learnt forecasting with the future-prediction mask's token, when the run had one.
@@ -134,7 +138,7 @@ void surprise_test(const SurpriseFlags& flags) {
             << " pairs per event, mask token " << mask_index << "\n";
 
   const ClipBatch possible_clips = generate_batch(world, seeds);
-  const Tensor possible = normalize(possible_clips.frames, stats);
+  const Tensor possible = normalize(possible_clips.frames, stats).to(device);
   std::map<std::string, double> figures;
   std::vector<Event> kinds{Event::teleport, Event::reverse};
   if (world.occluder) kinds.insert(kinds.begin(), Event::vanish);  // a ball can only vanish behind it
@@ -145,8 +149,8 @@ void surprise_test(const SurpriseFlags& flags) {
       context_steps.push_back(e / run.tubelet);
       first_predicted_frame.push_back(context_steps.back() * run.tubelet);
     }
-    const Tensor frames = normalize(impossible.frames, stats);
-    const Tensor ball_free = normalize(erase_balls(possible_clips, world, first_predicted_frame), stats);
+    const Tensor frames = normalize(impossible.frames, stats).to(device);
+    const Tensor ball_free = normalize(erase_balls(possible_clips, world, first_predicted_frame), stats).to(device);
     for (const bool random : {false, true}) {
       const models::VJEPA& model = random ? *trained.random_init : *trained.model;
       const Errors errors = surprise(model, mask_index, possible, frames, ball_free, context_steps, flags.batch);
@@ -187,6 +191,7 @@ void register_surprise(CLI::App& app) {
                   "predictor mask token (-1: the future-prediction mask's if the run has one, else 0)")
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "CPU threads (0: OpenMP's default)");
+  add_device_flag(cmd, flags->device);
   cmd->callback([flags] { surprise_test(*flags); });
 }
 

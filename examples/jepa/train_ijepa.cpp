@@ -1,4 +1,4 @@
-// `jepa train-ijepa`: pretrains I-JEPA, by default on Fashion-MNIST on the CPU.
+// `jepa train-ijepa`: pretrains I-JEPA, by default on Fashion-MNIST on the CPU (--device: on a GPU).
 // Writes to --out: checkpoint.safetensors, metrics.jsonl and loss.png (training_run.hpp).
 // `--resume DIR` continues a run from its checkpoint with the checkpoint's settings; data order,
 // crops and masks are functions of (seed, step), so the result equals an uninterrupted run with
@@ -18,6 +18,7 @@ struct Batch {
 };
 
 void train(TrainFlags<IJEPARunOptions> flags) {
+  const Device device = use_device(flags.device, "train-ijepa");
   const SafeTensors resumed = start_training(flags, kIJEPATrainFormat, "train-ijepa");
   const IJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
@@ -32,13 +33,14 @@ void train(TrainFlags<IJEPARunOptions> flags) {
 
   Generator init(run.seed);
   models::IJEPA model(run.model_config(), init);
+  model.to(device);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, optim.recipe(steps_per_epoch));
   load_start(trainer, flags, resumed, kIJEPATrainFormat);
   const int64_t first = trainer.steps_taken();
   std::cout << "I-JEPA: " << run.model << " depth " << model.config().encoder.depth << ", "
             << model.encoder->num_parameters() / 1e6 << "M encoder + " << model.predictor->num_parameters() / 1e6
             << "M predictor parameters; " << n << " images, batch " << optim.batch << ", " << optim.epochs << " epochs ("
-            << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads"
+            << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads, on " << device
             << start_note(flags, first) << "\n";
 
   const RandomResizedCrop crop(run.img, {run.crop_scale_min, run.crop_scale_max});
@@ -52,7 +54,10 @@ void train(TrainFlags<IJEPARunOptions> flags) {
 
   const TrainingRun training = training_run(flags, kIJEPATrainFormat, "I-JEPA training loss (smooth L1)", steps_per_epoch);
   run_training<Batch>(trainer, loader,
-                      [&](const Batch& b) { return model.loss(b.images, b.masks.context, b.masks.targets); }, training);
+                      [&](const Batch& b) {
+                        return model.loss(b.images.to(device), to_device(b.masks.context, device),
+                                          to_device(b.masks.targets, device));
+                      }, training);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ struct VideoBatch {
 };
 
 void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
+  const Device device = use_device(flags.device, "train-vjepa");
   const SafeTensors resumed = start_training(flags, kVJEPATrainFormat, "train-vjepa");
   const VJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
@@ -28,6 +29,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
 
   Generator init(run.seed);
   models::VJEPA model(run.model_config(), init);
+  model.to(device);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder,
                               optim.recipe(steps_per_epoch, run.ipe_scale));
   load_start(trainer, flags, resumed, kVJEPATrainFormat);
@@ -38,7 +40,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
             << encoder.patch_size << "; " << model.encoder->num_parameters() / 1e6 << "M encoder + "
             << model.predictor->num_parameters() / 1e6 << "M predictor parameters; " << run.clips << " clips of "
             << run.frames << "x" << run.img << "x" << run.img << ", batch " << optim.batch << ", " << optim.epochs
-            << " epochs (" << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads"
+            << " epochs (" << optim.epochs * steps_per_epoch << " steps), " << cpu::max_threads() << " threads, on " << device
             << start_note(flags, first) << "\n";
 
   const PixelStats stats = pixel_stats(world, run.seed);
@@ -56,7 +58,11 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   TrainingRun training =
       training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
   training.unit = "clip";
-  run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) { return model.loss(b.clips, b.masks); }, training);
+  run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) {
+    std::vector<models::MaskPair> masks;
+    for (const models::MaskPair& m : b.masks) masks.push_back({m.context.to(device), m.target.to(device)});
+    return model.loss(b.clips.to(device), masks);
+  }, training);
 }
 
 }  // namespace

@@ -80,7 +80,8 @@ inline void truncate_metrics(const fs::path& path, int64_t step) {
   std::string kept;
   for (size_t start = 0, end; (end = text.find('\n', start)) != std::string_view::npos; start = end + 1) {
     const std::string_view line = text.substr(start, end - start);
-    const json::Value* s = json::parse(line, "metrics", path.string()).find("step");
+    const json::Value record = json::parse(line, "metrics", path.string());  // find() points into it
+    const json::Value* s = record.find("step");
     if (s && s->as_double() <= static_cast<double>(step)) (kept += line) += '\n';
   }
   write_file_atomically(path, kept, "metrics");

@@ -145,10 +145,12 @@ struct TrainedVJEPA {
   std::string path;
   int64_t step = 0;
   std::unique_ptr<models::VJEPA> model, random_init;
+  Device device;  // where both models are
 };
 
-inline TrainedVJEPA load_vjepa_run(const std::string& dir) {
+inline TrainedVJEPA load_vjepa_run(const std::string& dir, Device device) {
   TrainedVJEPA out;
+  out.device = device;
   const SafeTensors saved = load_run_checkpoint(dir, kVJEPATrainFormat);
   out.path = (fs::path(dir) / "checkpoint.safetensors").string();
   out.run = from_metadata<VJEPARunOptions>(saved.metadata, out.path);
@@ -160,6 +162,8 @@ inline TrainedVJEPA load_vjepa_run(const std::string& dir) {
   out.model->predictor->load_state_dict(models::with_prefix(saved.tensors, "predictor."));
   out.model->target_encoder->load_state_dict(models::with_prefix(saved.tensors, "target_encoder."));
   out.random_init = std::make_unique<models::VJEPA>(config, other);
+  out.model->to(device);
+  out.random_init->to(device);
   return out;
 }
 

@@ -47,6 +47,13 @@ class IJEPA {
 
   const IJEPAConfig& config() const { return config_; }
 
+  // Moves the three modules; before a trainer is built on their parameters.
+  void to(Device device) {
+    encoder->to(device);
+    predictor->to(device);
+    target_encoder->to(device);
+  }
+
  private:
   IJEPAConfig config_;
 

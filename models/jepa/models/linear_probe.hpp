@@ -33,7 +33,8 @@ inline Tensor pooled_features(const VisionTransformer& encoder, const Tensor& im
   return cat(parts, 0);
 }
 
-// Trains on (train_x (N, D), train_y (N) i64) and reports accuracy on both sets.
+// Trains on (train_x (N, D), train_y (N) i64) and reports accuracy on both sets; the head lives on
+// the features' device.
 inline ProbeResult linear_probe(const Tensor& train_x, const Tensor& train_y, const Tensor& test_x,
                                 const Tensor& test_y, const ProbeOptions& options = {}) {
   JEPA_CHECK(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1), "linear_probe",
@@ -44,6 +45,7 @@ inline ProbeResult linear_probe(const Tensor& train_x, const Tensor& train_y, co
   const Tensor &x_train = x.train, &x_test = x.test;
   Generator gen(options.seed);
   auto head = std::make_shared<nn::Linear>(train_x.size(1), classes, true, gen, 0.01);
+  head->to(train_x.device());
   fit_probe(*head, n, options, gen, [&](const Tensor& idx) {
     return cross_entropy(head->forward(index_select(x_train, 0, idx)), index_select(train_y, 0, idx));
   });

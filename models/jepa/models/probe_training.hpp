@@ -19,20 +19,23 @@ struct ProbeOptions {
 };
 
 // Trains `probe` on n samples: each epoch visits them in an order drawn from `gen`, in batches of
-// options.batch_size (the last one may be smaller); loss_of(indices (b) i64) returns the batch's
-// loss. AdamW with the JEPA decay rule; lr follows a cosine from options.lr to 0 over all steps.
+// options.batch_size (the last one may be smaller); loss_of(indices (b) i64, on the probe's
+// device) returns the batch's loss. AdamW with the JEPA decay rule; lr follows a cosine from
+// options.lr to 0 over all steps.
 inline void fit_probe(nn::Module& probe, int64_t n, const ProbeOptions& options, Generator& gen,
                       const std::function<Tensor(const Tensor&)>& loss_of) {
   JEPA_CHECK(n > 0 && options.batch_size > 0 && options.epochs >= 0, "fit_probe",
              "needs samples and a positive batch size, got ", n, " samples and batch ", options.batch_size);
   optim::AdamW opt({std::make_shared<optim::FlatParameters>(probe.named_parameters())});
+  const Device device = probe.parameters().at(0).device();  // where the batch indices must be
   const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
   const auto total = static_cast<double>(options.epochs * steps_per_epoch);
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     const std::vector<int64_t> order = randperm(n, gen);
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       const int64_t begin = s * options.batch_size, b = std::min(options.batch_size, n - begin);
-      const Tensor idx = from_vector(std::vector<int64_t>(order.begin() + begin, order.begin() + begin + b), {b});
+      const Tensor idx =
+          from_vector(std::vector<int64_t>(order.begin() + begin, order.begin() + begin + b), {b}).to(device);
       opt.zero_grad();
       loss_of(idx).backward();
       const double progress = static_cast<double>(epoch * steps_per_epoch + s) / total;

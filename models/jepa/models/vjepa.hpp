@@ -90,6 +90,13 @@ class VJEPA {
 
   const VJEPAConfig& config() const { return config_; }
 
+  // Moves the three modules; before a trainer is built on their parameters.
+  void to(Device device) {
+    encoder->to(device);
+    predictor->to(device);
+    target_encoder->to(device);
+  }
+
  private:
   VJEPAConfig config_;
 

@@ -1,13 +1,15 @@
 // The CPU emulation of a GPU (backends/jepa/backends/gpu/emulator.hpp) checked on kernels of its
 // own: correct ones give the right answer at the build's warp width, and deliberately broken ones
 // (a missing barrier, a barrier not every thread reaches, a lane missing from an exchange, a
-// reduction that assumes 32-lane warps) fail. Built only into the emulator test programs; the
+// reduction that assumes 32-lane warps) fail. Built only into the emulator test programs, where it
+// shares the runtime (streams, contexts) with their emulated implementation file; the
 // out-of-bounds shared-memory case is run by CTest alone, expecting AddressSanitizer's report.
 #include <doctest/doctest.h>
 
 #include <numeric>
 #include <vector>
 
+#include <jepa/backends/gpu/runtime.cuh>
 #include <jepa/jepa.hpp>
 
 using namespace jepa;
@@ -41,14 +43,14 @@ __global__ void early_return_kernel(float* out) {
 template <int Width>
 __global__ void warp_sum_kernel(const float* in, float* out) {
   float v = in[threadIdx.x];
-  for (int mask = Width / 2; mask > 0; mask /= 2) v += gpu::shfl_xor(v, mask, Width);
+  for (int mask = Width / 2; mask > 0; mask /= 2) v += gpu::kernels::shfl_xor(v, mask, Width);
   out[threadIdx.x] = v;
 }
 
 // Lanes above 15 skip the exchange that lanes 0-15 take part in.
 __global__ void partial_exchange_kernel(float* out) {
   float v = 1;
-  if (threadIdx.x % 32 < 16) v = gpu::shfl_xor(v, 1, 2);
+  if (threadIdx.x % 32 < 16) v = gpu::kernels::shfl_xor(v, 1, 2);
   out[threadIdx.x] = v;
 }
 
@@ -57,7 +59,7 @@ __global__ void partial_exchange_kernel(float* out) {
 __global__ void hardcoded_warp32_sum_kernel(const float* in, float* out) {
   __shared__ float partial[kThreads / 32];
   float v = in[threadIdx.x];
-  for (int mask = gpu::kWarpSize / 2; mask > 0; mask /= 2) v += gpu::shfl_xor(v, mask, gpu::kWarpSize);
+  for (int mask = gpu::kernels::kWarpSize / 2; mask > 0; mask /= 2) v += gpu::kernels::shfl_xor(v, mask, gpu::kernels::kWarpSize);
   if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = v;
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -78,10 +80,10 @@ __global__ void shared_overflow_kernel(float* out, int floats) {
 Tensor iota_on_gpu(int n) {
   std::vector<float> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), 1.0f);
-  return from_vector(v, {n}).to(Device{gpu::kDeviceType, 0});
+  return from_vector(v, {n}).to(Device{gpu::kernels::kDeviceType, 0});
 }
 
-gpuStream_t stream() { return gpu::activate(0).stream; }
+gpuStream_t stream() { return gpu::kernels::activate(0).stream; }
 
 float* floats(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
 
@@ -90,15 +92,15 @@ float* floats(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
 TEST_CASE("gpu emulator: a block reduction through shared memory is right with its barriers, wrong without") {
   const Tensor in = iota_on_gpu(kThreads);
   const Tensor out = zeros({1}, DType::f32, in.device());
-  gpu::launch<shared_sum_kernel<true>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<shared_sum_kernel<true>>(1, kThreads, 0, stream(), floats(in), floats(out));
   CHECK(out.item() == kThreads * (kThreads + 1) / 2);
-  gpu::launch<shared_sum_kernel<false>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<shared_sum_kernel<false>>(1, kThreads, 0, stream(), floats(in), floats(out));
   CHECK(out.item() != kThreads * (kThreads + 1) / 2);  // a thread read its neighbour's slot before it was written
 }
 
 TEST_CASE("gpu emulator: a __syncthreads that not every thread reaches is an error naming the kernel") {
-  const Tensor out = zeros({kThreads}, DType::f32, Device{gpu::kDeviceType, 0});
-  gpu::launch<early_return_kernel>(2, kThreads, 0, stream(), floats(out));
+  const Tensor out = zeros({kThreads}, DType::f32, Device{gpu::kernels::kDeviceType, 0});
+  gpu::kernels::launch<early_return_kernel>(2, kThreads, 0, stream(), floats(out));
   CHECK_THROWS_WITH(gpu::synchronize(0),
                     doctest::Contains("early_return_kernel, block (0, 0, 0): 127 of 128 threads wait at __syncthreads "
                                       "but thread 0 has returned"));
@@ -115,22 +117,22 @@ TEST_CASE("gpu emulator: warp exchanges at every width up to the warp, and lanes
       CHECK(got[static_cast<size_t>(t)] == width * first + width * (width - 1) / 2);
     }
   };
-  gpu::launch<warp_sum_kernel<8>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<warp_sum_kernel<8>>(1, kThreads, 0, stream(), floats(in), floats(out));
   check_groups(8);
-  gpu::launch<warp_sum_kernel<32>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<warp_sum_kernel<32>>(1, kThreads, 0, stream(), floats(in), floats(out));
   check_groups(32);
-  gpu::launch<warp_sum_kernel<gpu::kWarpSize>>(1, kThreads, 0, stream(), floats(in), floats(out));
-  check_groups(gpu::kWarpSize);
-  gpu::launch<partial_exchange_kernel>(1, kThreads, 0, stream(), floats(out));
+  gpu::kernels::launch<warp_sum_kernel<gpu::kernels::kWarpSize>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  check_groups(gpu::kernels::kWarpSize);
+  gpu::kernels::launch<partial_exchange_kernel>(1, kThreads, 0, stream(), floats(out));
   CHECK_THROWS_WITH(gpu::synchronize(0), doctest::Contains("every lane of the group must take part"));
 }
 
 TEST_CASE("gpu emulator: a reduction that assumes 32-lane warps fails at warp width 64") {
   const Tensor in = iota_on_gpu(kThreads);
   const Tensor out = zeros({1}, DType::f32, in.device());
-  gpu::launch<hardcoded_warp32_sum_kernel>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<hardcoded_warp32_sum_kernel>(1, kThreads, 0, stream(), floats(in), floats(out));
   const double total = kThreads * (kThreads + 1) / 2;
-  if (gpu::kWarpSize == 32) CHECK(out.item() == total);
+  if (gpu::kernels::kWarpSize == 32) CHECK(out.item() == total);
   else CHECK(out.item() == 2 * total);  // each 64-lane total stored twice
 }
 
@@ -138,20 +140,20 @@ TEST_CASE("gpu emulator: launches are queued until the host waits, and bad confi
   const Tensor in = iota_on_gpu(kThreads);
   Tensor out = zeros({1}, DType::f32, in.device());
   gpu::synchronize(0);
-  gpu::launch<shared_sum_kernel<true>>(1, kThreads, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<shared_sum_kernel<true>>(1, kThreads, 0, stream(), floats(in), floats(out));
   CHECK(floats(out)[0] == 0);  // device memory is host memory here, but nothing ran yet
   gpu::synchronize(0);
   CHECK(floats(out)[0] == kThreads * (kThreads + 1) / 2);
-  gpu::launch<shared_sum_kernel<true>>(1, 2048, 0, stream(), floats(in), floats(out));
+  gpu::kernels::launch<shared_sum_kernel<true>>(1, 2048, 0, stream(), floats(in), floats(out));
   CHECK_THROWS_WITH(JEPA_GPU_CHECK_LAUNCH("too_many_threads"), doctest::Contains("emuErrorInvalidConfiguration"));
-  gpu::launch<shared_overflow_kernel>(1, 32, size_t{64} << 10, stream(), floats(out), 0);  // 64 KiB, not opted in
+  gpu::kernels::launch<shared_overflow_kernel>(1, 32, size_t{64} << 10, stream(), floats(out), 0);  // 64 KiB, not opted in
   CHECK_THROWS_WITH(JEPA_GPU_CHECK_LAUNCH("shared_not_opted_in"), doctest::Contains("emuErrorInvalidValue"));
 }
 
 // Run by CTest on its own (tests/CMakeLists.txt), which expects AddressSanitizer to stop it.
 TEST_CASE("gpu emulator: reading past dynamic shared memory is caught by AddressSanitizer" * doctest::skip()) {
-  const Tensor out = zeros({1}, DType::f32, Device{gpu::kDeviceType, 0});
+  const Tensor out = zeros({1}, DType::f32, Device{gpu::kernels::kDeviceType, 0});
   constexpr int kFloats = 32;
-  gpu::launch<shared_overflow_kernel>(1, kFloats, kFloats * sizeof(float), stream(), floats(out), kFloats);
+  gpu::kernels::launch<shared_overflow_kernel>(1, kFloats, kFloats * sizeof(float), stream(), floats(out), kFloats);
   gpu::synchronize(0);
 }

@@ -89,10 +89,8 @@ struct OptimizationOptions {
 };
 
 // Applies a command's --threads flag (0: OpenMP's default).
-inline void use_threads([[maybe_unused]] int64_t threads) {
-#ifdef _OPENMP  // not defined in a HIP build's device passes, which parse this host code too
+inline void use_threads(int64_t threads) {
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
-#endif
 }
 
 // The flags of a training command besides the run's settings.

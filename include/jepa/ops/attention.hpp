@@ -110,7 +110,7 @@ inline std::pair<Tensor, Tensor> attention_forward_kernel(const Tensor& q, const
   Tensor lse = Tensor::empty(lse_shape, q.dtype(), q.device());
   dispatch_float(q.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, q.device(),
+    JEPA_ON_DEVICE(q.device(),
                    cpu::attention_forward(attention_shape(q, k, v, block_size), q.data<T>(), k.data<T>(), v.data<T>(),
                                           out.data<T>(), lse.data<T>(), static_cast<T>(scale)),
                    gpu::attention_forward(q, k, v, out, lse, scale));
@@ -127,7 +127,7 @@ inline std::array<Tensor, 3> attention_backward_kernel(const Tensor& dout, const
   Tensor dv = Tensor::empty(v.shape(), v.dtype(), v.device());
   dispatch_float(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE("scaled_dot_product_attention", q.device(),
+    JEPA_ON_DEVICE(q.device(),
                    cpu::attention_backward(attention_shape(q, k, v, block_size), dout.data<T>(), q.data<T>(),
                                            k.data<T>(), v.data<T>(), out.data<T>(), lse.data<T>(), dq.data<T>(),
                                            dk.data<T>(), dv.data<T>(), static_cast<T>(scale)),
@@ -197,9 +197,7 @@ inline Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, con
   const Shape batch = broadcast_shapes(broadcast_shapes(batch_of(q), batch_of(k), op), batch_of(v), op);
   if (batch.numel() == 0 || q.size(-2) == 0 || k.size(-2) == 0 || q.size(-1) == 0 || v.size(-1) == 0)
     return detail::attention_reference(q, k, v, s, mask);
-#ifdef JEPA_WITH_GPU
   if (q.device().is_gpu() && !gpu::attention_supported(q, k, v)) return detail::attention_reference(q, k, v, s);
-#endif
   const int64_t block_size = mask ? mask->block_size : 0;
   Tensor qe = detail::attention_operand(q, batch), ke = detail::attention_operand(k, batch),
          ve = detail::attention_operand(v, batch);
@@ -233,10 +231,7 @@ inline Tensor self_attention(const Tensor& qkv, int64_t heads, std::optional<dou
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(dh)));
   const Tensor h = detail::qkv_heads(qkv, heads);
   const Tensor q = h.select(0, 0), k = h.select(0, 1), v = h.select(0, 2);
-  bool fused = B * N > 0;
-#ifdef JEPA_WITH_GPU
-  fused = fused && !(qkv.device().is_gpu() && !gpu::attention_supported(q, k, v));
-#endif
+  const bool fused = B * N > 0 && !(qkv.device().is_gpu() && !gpu::attention_supported(q, k, v));
   if (!fused) {  // the composition, through autograd
     const Tensor views = qkv.reshape({B, N, 3, heads, dh}).permute({2, 0, 3, 1, 4});
     return detail::attention_reference(views.select(0, 0), views.select(0, 1), views.select(0, 2), s)

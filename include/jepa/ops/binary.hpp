@@ -13,30 +13,58 @@ Tensor neg(const Tensor& x);                         // unary.hpp
 
 namespace detail {
 
-struct AddFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a + b; } };
-struct SubFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a - b; } };
-struct MulFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a * b; } };
-struct DivFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a / b; } };
-struct EqFn { template <class T> JEPA_HD T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
+struct AddFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::add;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a + b; }
+};
+struct SubFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::sub;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a - b; }
+};
+struct MulFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::mul;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a * b; }
+};
+struct DivFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::div;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a / b; }
+};
+struct EqFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::eq;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return a == b ? T(1) : T(0); }
+};
 // A NaN operand wins, as in torch.maximum (a != a only for NaN).
-struct MaxFn { template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a > b) ? a : b; } };
-struct MinFn { template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a < b) ? a : b; } };
+struct MaxFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::maximum;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a > b) ? a : b; }
+};
+struct MinFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::minimum;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return (a != a || a < b) ? a : b; }
+};
 // The share of the gradient that goes to a: all when a was picked, half on a tie (torch's rule).
 struct MaxShareFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::maximum_share;
   template <class T> JEPA_HD T operator()(T a, T b) const { return a > b ? T(1) : (a == b ? T(0.5) : T(0)); }
 };
 struct MinShareFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::minimum_share;
   template <class T> JEPA_HD T operator()(T a, T b) const { return a < b ? T(1) : (a == b ? T(0.5) : T(0)); }
 };
 struct AxpyFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::axpy;
   double alpha;
   template <class T> JEPA_HD T operator()(T a, T b) const { return a + T(alpha) * b; }
 };
 struct ScaleFn {
+  static constexpr gpu::Map1 gpu_map1 = gpu::Map1::scale;
   double factor;
   template <class T> JEPA_HD T operator()(T a) const { return T(factor) * a; }
 };
-struct NegDivFn { template <class T> JEPA_HD T operator()(T a, T b) const { return -a / b; } };
+struct NegDivFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::neg_div;
+  template <class T> JEPA_HD T operator()(T a, T b) const { return -a / b; }
+};
 
 // out = f(a, b) broadcast, on a's device and dtype.
 template <class F>
@@ -51,7 +79,7 @@ Tensor binary_forward(const char* op, const Tensor& a, const Tensor& b, F f) {
   const Shape sb = broadcast_strides(b.shape(), b.strides(), shape);
   dispatch_float(a.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, a.device(),
+    JEPA_ON_DEVICE(a.device(),
                    cpu::map2(shape, out.data<T>(), out.strides(), a.data<T>(), sa, b.data<T>(), sb, f),
                    gpu::map2(out, a, sa, b, sb, f));
   });
@@ -136,7 +164,7 @@ inline Tensor& Tensor::add_(const Tensor& other, double alpha) {
   const Shape so = broadcast_strides(other.shape(), other.strides(), shape());
   dispatch_float(dtype(), "add_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE("add_", device(),
+    JEPA_ON_DEVICE(device(),
                    cpu::map2(shape(), data<T>(), strides(), data<T>(), strides(), other.data<T>(), so,
                              detail::AxpyFn{alpha}),
                    gpu::map2(*this, *this, strides(), other, so, detail::AxpyFn{alpha}));
@@ -148,7 +176,7 @@ inline Tensor& Tensor::mul_(double factor) {
   detail::check_inplace("mul_", *this);
   dispatch_float(dtype(), "mul_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE("mul_", device(),
+    JEPA_ON_DEVICE(device(),
                    cpu::map1(shape(), data<T>(), strides(), data<T>(), strides(), detail::ScaleFn{factor}),
                    gpu::map1(*this, *this, detail::ScaleFn{factor}));
   });

@@ -14,7 +14,7 @@ namespace detail {
 inline void copy_elements(const Tensor& dst, const Tensor& src, const char* op) {
   check_same_device(op, dst, src);
   const Shape src_strides = broadcast_strides(src.shape(), src.strides(), dst.shape());
-  JEPA_ON_DEVICE(op, dst.device(),
+  JEPA_ON_DEVICE(dst.device(),
                  dispatch_all(dst.dtype(), [&](auto to) {
                    using To = typename decltype(to)::type;
                    dispatch_all(src.dtype(), [&](auto from) {
@@ -104,7 +104,7 @@ inline Tensor& Tensor::copy_(const Tensor& src) {
 
 inline Tensor& Tensor::fill_(double value) {
   detail::check_inplace("fill_", *this);
-  JEPA_ON_DEVICE("fill_", device(),
+  JEPA_ON_DEVICE(device(),
                  dispatch_all(dtype(), [&](auto tag) {
                    using T = typename decltype(tag)::type;
                    const T v = convert<T>(value);

@@ -17,6 +17,8 @@ namespace detail {
 
 // The formulas, per element, for GPU kernels and as the tests' scalar reference.
 struct GeluFn {
+  static constexpr gpu::Map1 gpu_map1 = gpu::Map1::gelu;        // gelu(x)
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::bias_gelu;   // gelu(x + bias)
   template <class T> JEPA_HD static T cdf(T h) { return T(0.5) * (T(1) + std::erf(h * T(M_SQRT1_2))); }
   template <class T> JEPA_HD static T derivative(T h) {
     return cdf(h) + h * T(0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(T(-0.5) * h * h);
@@ -25,6 +27,8 @@ struct GeluFn {
   template <class T> JEPA_HD T operator()(T x, T bias) const { return (*this)(x + bias); }
 };
 struct GeluGradFn {
+  static constexpr gpu::Map2 gpu_map2 = gpu::Map2::gelu_grad;
+  static constexpr gpu::Map3 gpu_map3 = gpu::Map3::bias_gelu_grad;
   template <class T> JEPA_HD T operator()(T g, T x) const { return g * GeluFn::derivative(x); }
   template <class T> JEPA_HD T operator()(T g, T x, T bias) const { return g * GeluFn::derivative(x + bias); }
 };
@@ -39,7 +43,7 @@ struct BiasGeluBackward final : Node {
     Tensor dbias = needs_grad(1) ? Tensor::empty({D}, input.dtype(), input.device()) : Tensor();
     dispatch_float(input.dtype(), name(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      JEPA_ON_DEVICE(name(), input.device(),
+      JEPA_ON_DEVICE(input.device(),
                      cpu::bias_gelu_backward(g.data<T>(), input.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
                                              dx.data<T>(), dbias.defined() ? dbias.data<T>() : nullptr, rows, D),
                      ([&] {
@@ -70,7 +74,7 @@ inline Tensor bias_gelu(const Tensor& x, const Tensor& bias) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, x.device(),
+    JEPA_ON_DEVICE(x.device(),
                    cpu::bias_gelu_forward(src.data<T>(), b.defined() ? b.data<T>() : nullptr, out.data<T>(), rows, D),
                    ([&] {
                      if (b.defined())

@@ -30,7 +30,7 @@ struct GatherBackward final : Node {
       if (d != dim && index.size(d) > 1) split_dim = d;
     dispatch_float(grad.dtype(), "gather", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      JEPA_ON_DEVICE("gather", grad.device(),
+      JEPA_ON_DEVICE(grad.device(),
                      cpu::scatter_add(index.shape(), split_dim, grad.data<T>(), grad.strides(), index.data<int64_t>(),
                                       index.strides(), dx.data<T>(), strides_without(dx.strides(), dim),
                                       dx.strides()[dim]),
@@ -59,7 +59,7 @@ inline Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, x.device(),
+    JEPA_ON_DEVICE(x.device(),
                    ([&] {
                      const auto bad = cpu::gather(index.shape(), out.data<T>(), out.strides(), index.data<int64_t>(),
                                                      index.strides(), x.data<T>(),

@@ -23,7 +23,7 @@ struct LayerNormBackward final : Node {
     dispatch_float(input.dtype(), "layer_norm", [&](auto tag) {
       using T = typename decltype(tag)::type;
       auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-      JEPA_ON_DEVICE("layer_norm", input.device(),
+      JEPA_ON_DEVICE(input.device(),
                      cpu::layernorm_backward(g.data<T>(), input.data<T>(), ptr(weight), mean.data<T>(), rstd.data<T>(),
                                              ptr(out[0]), ptr(out[1]), ptr(out[2]), rows, D),
                      gpu::layernorm_backward(g, input, weight, mean, rstd, out[0], out[1], out[2], rows, D));
@@ -57,7 +57,7 @@ inline Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const T
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    JEPA_ON_DEVICE(op, x.device(),
+    JEPA_ON_DEVICE(x.device(),
                    cpu::layernorm_forward(src.data<T>(), ptr(w), ptr(b), y.data<T>(), mean.data<T>(), rstd.data<T>(),
                                           rows, D, eps),
                    gpu::layernorm_forward(src, w, b, y, mean, rstd, rows, D, eps));

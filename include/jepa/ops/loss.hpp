@@ -17,16 +17,22 @@ enum class Reduction { mean, sum, none };
 namespace detail {
 
 struct MseFn {
+  static constexpr gpu::Map2 gpu_value = gpu::Map2::mse;
+  static constexpr gpu::Map3 gpu_grad = gpu::Map3::mse_grad;
   static constexpr const char* name = "mse_loss";
   template <class T> JEPA_HD T value(T d) const { return d * d; }
   template <class T> JEPA_HD T derivative(T d) const { return T(2) * d; }
 };
 struct L1Fn {
+  static constexpr gpu::Map2 gpu_value = gpu::Map2::l1;
+  static constexpr gpu::Map3 gpu_grad = gpu::Map3::l1_grad;
   static constexpr const char* name = "l1_loss";
   template <class T> JEPA_HD T value(T d) const { return d < T(0) ? -d : d; }
   template <class T> JEPA_HD T derivative(T d) const { return d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0)); }
 };
 struct SmoothL1Fn {
+  static constexpr gpu::Map2 gpu_value = gpu::Map2::smooth_l1;
+  static constexpr gpu::Map3 gpu_grad = gpu::Map3::smooth_l1_grad;
   static constexpr const char* name = "smooth_l1_loss";
   double beta;
   template <class T> JEPA_HD T value(T d) const {
@@ -41,10 +47,12 @@ struct SmoothL1Fn {
 };
 
 template <class Loss> struct LossValueFn {
+  static constexpr gpu::Map2 gpu_map2 = Loss::gpu_value;
   Loss loss;
   template <class T> JEPA_HD T operator()(T a, T b) const { return loss.value(a - b); }
 };
 template <class Loss> struct LossGradFn {  // (g, a, b) -> g * dloss/da
+  static constexpr gpu::Map3 gpu_map3 = Loss::gpu_grad;
   Loss loss;
   template <class T> JEPA_HD T operator()(T g, T a, T b) const { return g * loss.derivative(a - b); }
 };
@@ -65,7 +73,7 @@ struct PointwiseLossBackward final : Node {
     Tensor da = Tensor::empty(input.shape(), input.dtype(), input.device());
     dispatch_float(input.dtype(), Loss::name, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      JEPA_ON_DEVICE(Loss::name, input.device(),
+      JEPA_ON_DEVICE(input.device(),
                      cpu::map3(input.shape(), da.data<T>(), da.strides(), g.data<T>(), g.strides(), input.data<T>(),
                                input.strides(), target.data<T>(), target.strides(), LossGradFn<Loss>{loss}),
                      gpu::map3(da, g, input, target, LossGradFn<Loss>{loss}));

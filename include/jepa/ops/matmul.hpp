@@ -15,14 +15,6 @@ namespace jepa {
 
 namespace detail {
 
-// One GEMM call's geometry: C[i] = alpha * op(A[i]) op(B[i]) + beta * C[i], matrices at element
-// offsets from each tensor's data pointer.
-struct GemmPlan {
-  bool trans_a = false, trans_b = false;
-  int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
-  std::vector<int64_t> a_offsets, b_offsets, c_offsets;
-};
-
 struct MatrixLayout {
   bool trans;
   int64_t ld;
@@ -93,7 +85,7 @@ inline void gemm_into(const char* op, Tensor a, Tensor b, const Tensor& out, dou
   }
   dispatch_float(out.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, out.device(),
+    JEPA_ON_DEVICE(out.device(),
                    ([&] {
                      std::vector<const T*> pa(count), pb(count);
                      std::vector<T*> pc(count);

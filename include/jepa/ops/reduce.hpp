@@ -73,7 +73,7 @@ inline Tensor reduce_forward(const Tensor& x, const ReducePlan& p, cpu::ReduceKi
   }
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, x.device(), cpu::reduce_ori(src.data<T>(), out.data<T>(), O, R, I, kind, scale),
+    JEPA_ON_DEVICE(x.device(), cpu::reduce_ori(src.data<T>(), out.data<T>(), O, R, I, kind, scale),
                    gpu::reduce_ori(src, out, O, R, I, kind, scale));
   });
   return out;

@@ -24,7 +24,7 @@ inline Tensor softmax_kernel(const Tensor& x, int64_t dim, bool log, const char*
   const int64_t outer = split[0], n = split[1], inner = split[2];
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(op, x.device(), cpu::softmax_forward(src.data<T>(), out.data<T>(), outer, n, inner, log),
+    JEPA_ON_DEVICE(x.device(), cpu::softmax_forward(src.data<T>(), out.data<T>(), outer, n, inner, log),
                    gpu::softmax_forward(src, out, outer, n, inner, log));
   });
   return out;
@@ -43,7 +43,7 @@ struct SoftmaxBackward final : Node {
     const int64_t outer = split[0], n = split[1], inner = split[2];
     dispatch_float(out.dtype(), name(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      JEPA_ON_DEVICE("softmax", out.device(),
+      JEPA_ON_DEVICE(out.device(),
                      cpu::softmax_backward(g.data<T>(), out.data<T>(), dx.data<T>(), outer, n, inner, log),
                      gpu::softmax_backward(g, out, dx, outer, n, inner, log));
     });

@@ -16,54 +16,72 @@ enum class Saves { nothing, input, output };
 
 struct NegOp {
   static constexpr const char* name = "neg";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::neg;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::neg_grad;
   static constexpr Saves saves = Saves::nothing;
   template <class T> JEPA_HD T forward(T x) const { return -x; }
   template <class T> JEPA_HD T backward(T g, T) const { return -g; }
 };
 struct ExpOp {
   static constexpr const char* name = "exp";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::exp;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::exp_grad;
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return std::exp(x); }
   template <class T> JEPA_HD T backward(T g, T y) const { return g * y; }
 };
 struct LogOp {
   static constexpr const char* name = "log";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::log;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::log_grad;
   static constexpr Saves saves = Saves::input;
   template <class T> JEPA_HD T forward(T x) const { return std::log(x); }
   template <class T> JEPA_HD T backward(T g, T x) const { return g / x; }
 };
 struct SqrtOp {
   static constexpr const char* name = "sqrt";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::sqrt;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::sqrt_grad;
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return std::sqrt(x); }
   template <class T> JEPA_HD T backward(T g, T y) const { return g / (T(2) * y); }
 };
 struct RsqrtOp {
   static constexpr const char* name = "rsqrt";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::rsqrt;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::rsqrt_grad;
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return T(1) / std::sqrt(x); }
   template <class T> JEPA_HD T backward(T g, T y) const { return g * T(-0.5) * y * y * y; }
 };
 struct AbsOp {
   static constexpr const char* name = "abs";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::abs;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::abs_grad;
   static constexpr Saves saves = Saves::input;
   template <class T> JEPA_HD T forward(T x) const { return std::abs(x); }
   template <class T> JEPA_HD T backward(T g, T x) const { return x > T(0) ? g : (x < T(0) ? -g : T(0)); }
 };
 struct TanhOp {
   static constexpr const char* name = "tanh";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::tanh;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::tanh_grad;
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return std::tanh(x); }
   template <class T> JEPA_HD T backward(T g, T y) const { return g * (T(1) - y * y); }
 };
 struct ReluOp {
   static constexpr const char* name = "relu";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::relu;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::relu_grad;
   static constexpr Saves saves = Saves::output;
   template <class T> JEPA_HD T forward(T x) const { return x > T(0) ? x : T(0); }
   template <class T> JEPA_HD T backward(T g, T y) const { return y > T(0) ? g : T(0); }
 };
 struct PowOp {
   static constexpr const char* name = "pow";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::pow;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::pow_grad;
   static constexpr Saves saves = Saves::input;
   double p;
   template <class T> JEPA_HD T forward(T x) const { return p == 2.0 ? x * x : std::pow(x, T(p)); }
@@ -73,6 +91,8 @@ struct PowOp {
 };
 struct AddScalarOp {
   static constexpr const char* name = "add";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::add_scalar;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::add_scalar_grad;
   static constexpr Saves saves = Saves::nothing;
   double s;
   template <class T> JEPA_HD T forward(T x) const { return x + T(s); }
@@ -80,6 +100,8 @@ struct AddScalarOp {
 };
 struct MulScalarOp {
   static constexpr const char* name = "mul";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::mul_scalar;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::mul_scalar_grad;
   static constexpr Saves saves = Saves::nothing;
   double s;
   template <class T> JEPA_HD T forward(T x) const { return x * T(s); }
@@ -87,6 +109,8 @@ struct MulScalarOp {
 };
 struct RsubScalarOp {  // s - x
   static constexpr const char* name = "sub";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::rsub_scalar;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::rsub_scalar_grad;
   static constexpr Saves saves = Saves::nothing;
   double s;
   template <class T> JEPA_HD T forward(T x) const { return T(s) - x; }
@@ -94,6 +118,8 @@ struct RsubScalarOp {  // s - x
 };
 struct RdivScalarOp {  // s / x
   static constexpr const char* name = "div";
+  static constexpr gpu::Map1 gpu_forward = gpu::Map1::rdiv_scalar;
+  static constexpr gpu::Map2 gpu_backward = gpu::Map2::rdiv_scalar_grad;
   static constexpr Saves saves = Saves::input;
   double s;
   template <class T> JEPA_HD T forward(T x) const { return T(s) / x; }
@@ -102,10 +128,12 @@ struct RdivScalarOp {  // s / x
 
 // Adapters that run an op's forward or backward through the shared map kernels.
 template <class Op> struct ForwardFn {
+  static constexpr gpu::Map1 gpu_map1 = Op::gpu_forward;
   Op op;
   template <class T> JEPA_HD T operator()(T x) const { return op.forward(x); }
 };
 template <class Op> struct BackwardFn {
+  static constexpr gpu::Map2 gpu_map2 = Op::gpu_backward;
   Op op;
   template <class T> JEPA_HD T operator()(T g, T saved) const { return op.backward(g, saved); }
 };
@@ -116,7 +144,7 @@ Tensor unary_forward(const Tensor& x, const Op& op) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_float(x.dtype(), Op::name, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE(Op::name, x.device(),
+    JEPA_ON_DEVICE(x.device(),
                    cpu::map1(x.shape(), out.data<T>(), out.strides(), x.data<T>(), x.strides(), ForwardFn<Op>{op}),
                    gpu::map1(out, x, ForwardFn<Op>{op}));
   });

@@ -55,7 +55,7 @@ class AdamW {
       State& st = state_[k];
       dispatch_float(p.dtype(), "AdamW", [&](auto tag) {
         using T = typename decltype(tag)::type;
-        JEPA_ON_DEVICE("AdamW", p.device(),
+        JEPA_ON_DEVICE(p.device(),
                        cpu::adamw(p.data<T>(), g.data<T>(), st.m.data<T>(), st.v.data<T>(), st.segments, s),
                        gpu::adamw(p, g, st.m, st.v, st.segments, s));
       });

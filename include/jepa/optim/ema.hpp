@@ -18,7 +18,7 @@ inline void ema_update(const FlatParameters& target, const FlatParameters& onlin
   const Tensor& o = online.values();
   dispatch_float(t.dtype(), "ema_update", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    JEPA_ON_DEVICE("ema_update", t.device(), cpu::ema(t.data<T>(), o.data<T>(), t.numel(), momentum),
+    JEPA_ON_DEVICE(t.device(), cpu::ema(t.data<T>(), o.data<T>(), t.numel(), momentum),
                    gpu::ema(t, o, momentum));
   });
 }

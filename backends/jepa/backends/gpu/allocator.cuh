@@ -16,17 +16,11 @@
 #include <mutex>
 #include <vector>
 
+#include <jepa/backends/gpu/api.hpp>
 #include <jepa/backends/gpu/runtime.cuh>
 #include <jepa/core/allocator.hpp>
 
-namespace jepa::gpu {
-
-struct MemoryStats {
-  size_t in_use_bytes = 0;       // held by live tensors (bin sizes)
-  size_t peak_in_use_bytes = 0;  // largest in_use_bytes so far
-  size_t cached_bytes = 0;       // freed, kept for reuse
-  int64_t device_allocations = 0;  // calls to the runtime allocator so far
-};
+namespace jepa::gpu::kernels {
 
 namespace detail {
 
@@ -89,6 +83,12 @@ class DeviceCachingAllocator {
     stats_.cached_bytes = 0;
   }
 
+  // Makes the peak the current use, to measure the peak of what runs next.
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  }
+
   MemoryStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     return stats_;
@@ -123,6 +123,7 @@ inline detail::DeviceCachingAllocator& allocator(int index) {
 }
 
 inline MemoryStats memory_stats(int index = 0) { return allocator(index).stats(); }
+inline void reset_peak_memory(int index) { allocator(index).reset_peak(); }
 
 // Frees the device memory kept for reuse (on every device used so far).
 inline void empty_cache() {
@@ -148,12 +149,5 @@ inline DeviceHooks device_hooks_for_gpu() {
   return h;
 }
 
-// Registers this backend's device type with the core when the program starts. Touches no
-// runtime API, so programs on machines without a device start normally.
-inline const bool hooks_registered = [] {
-  device_hooks(kDeviceType) = device_hooks_for_gpu();
-  return true;
-}();
-
 }  // namespace detail
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -23,7 +23,7 @@
 
 #include <jepa/backends/gpu/reduce.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace attention {
 
@@ -386,14 +386,14 @@ void dispatch_head_dim(int64_t D, F&& f) {
   }
 }
 
-inline Strides strides_of(const Tensor& t) { return {t.stride(0), t.stride(1), t.stride(2)}; }
+inline Strides strides_of(const View& t) { return {t.stride(0), t.stride(1), t.stride(2)}; }
 
 }  // namespace attention
 
 // Whether the fused kernels take these operands: 4-D (B, H, N, D) q and (B, H, M, D) k, v on this
 // backend's device, one dtype (f32 or bf16), D in {32, 64, 128}, head dim dense. Other cases
 // compose matmul and softmax.
-inline bool attention_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
+inline bool attention_supported(const View& q, const View& k, const View& v) {
   if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) return false;
   const int64_t D = q.size(3);
   bool ok = (D == 32 || D == 64 || D == 128) && k.size(3) == D && v.size(3) == D;
@@ -401,14 +401,14 @@ inline bool attention_supported(const Tensor& q, const Tensor& k, const Tensor& 
   ok = ok && k.size(2) == v.size(2) && k.size(2) > 0;
   ok = ok && q.dtype() == k.dtype() && q.dtype() == v.dtype() && (q.dtype() == DType::f32 || q.dtype() == DType::bf16);
   ok = ok && q.device() == k.device() && q.device() == v.device() && q.device().type == kDeviceType;
-  for (const Tensor* t : {&q, &k, &v}) ok = ok && (t->stride(3) == 1 || t->size(3) == 1);
+  for (const View* t : {&q, &k, &v}) ok = ok && (t->stride(3) == 1 || t->size(3) == 1);
   return ok;
 }
 
 // out = softmax(scale * q k^T) v and lse, each row's log-sum-exp of scores (kept for the
 // backward). Operands must satisfy attention_supported; out (B, H, N, D) and lse (B, H, N) f32 are
 // dense and written.
-inline void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+inline void attention_forward(const View& q, const View& k, const View& v, const View& out, const View& lse,
                               double scale) {
   assert(attention_supported(q, k, v) && out.is_contiguous() && lse.is_contiguous() && lse.dtype() == DType::f32);
   const attention::Problem p{q.size(0), q.size(1), q.size(2), k.size(2), static_cast<float>(scale)};
@@ -427,17 +427,16 @@ inline void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
 }
 
 // dq, dk, dv (dense, shaped like q, k, v; written) from dout (dense) and the forward's out and lse.
-inline void attention_backward(const Tensor& dout, const Tensor& q, const Tensor& k, const Tensor& v,
-                               const Tensor& out, const Tensor& lse, const Tensor& dq, const Tensor& dk,
-                               const Tensor& dv, double scale) {
+inline void attention_backward(const View& dout, const View& q, const View& k, const View& v,
+                               const View& out, const View& lse, const View& dq, const View& dk,
+                               const View& dv, double scale, const View& delta) {
   assert(attention_supported(q, k, v) && out.is_contiguous() && lse.is_contiguous() && dout.is_contiguous());
   const attention::Problem p{q.size(0), q.size(1), q.size(2), k.size(2), static_cast<float>(scale)};
   if (q.numel() == 0) {
-    Tensor(dk).zero_();
-    Tensor(dv).zero_();
+    fill(dk, 0.0);
+    fill(dv, 0.0);
     return;
   }
-  const Tensor delta = Tensor::empty({p.B, p.H, p.N}, DType::f32, q.device());
   const DeviceContext& ctx = activate(q.device().index);
   dispatch_compute(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -452,4 +451,4 @@ inline void attention_backward(const Tensor& dout, const Tensor& q, const Tensor
   });
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

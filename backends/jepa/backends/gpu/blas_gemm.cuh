@@ -13,7 +13,7 @@
 
 #include <jepa/backends/gpu/gemm_batch.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace detail {
 
@@ -28,7 +28,7 @@ namespace detail {
   do {                                                                                                   \
     const gpublasStatus_t jepa_blas_status_ = (call);                                                    \
     if (jepa_blas_status_ != GPUBLAS_STATUS_SUCCESS)                                                     \
-      ::jepa::gpu::detail::blas_failure(#call, jepa_blas_status_, __FILE__, __LINE__);                   \
+      ::jepa::gpu::kernels::detail::blas_failure(#call, jepa_blas_status_, __FILE__, __LINE__);                   \
   } while (0)
 
 // The BLAS handle of a device, bound to its stream.
@@ -101,4 +101,4 @@ void blas_gemm(const DeviceContext& ctx, const Plan& plan, const GemmBatch& batc
                                           types.data, ldc, count, types.compute, GPUBLAS_GEMM_DEFAULT));
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -13,9 +13,9 @@
 
 #include <jepa/backends/cpu/strided.hpp>
 #include <jepa/backends/gpu/runtime.cuh>
-#include <jepa/core/tensor.hpp>
+#include <jepa/backends/gpu/api.hpp>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 // ---- element types -----------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ decltype(auto) dispatch_compute(DType t, const char* op, F&& f) {
 }
 
 template <class S>
-S* data_as(const Tensor& t) {
+S* data_as(const View& t) {
   return static_cast<S*>(t.raw_data());
 }
 
@@ -192,7 +192,7 @@ struct Map3Body {
 // ---- the functions ops call --------------------------------------------------------------------
 
 // dst[i] = convert(src[i]) over dst's shape; src_strides read src broadcast to it.
-inline void copy_elements(const Tensor& dst, const Tensor& src, const Shape& src_strides) {
+inline void copy_elements(const View& dst, const View& src, const Shape& src_strides) {
   dispatch_storage(dst.dtype(), [&](auto to) {
     using To = typename decltype(to)::type;
     dispatch_storage(src.dtype(), [&](auto from) {
@@ -203,7 +203,7 @@ inline void copy_elements(const Tensor& dst, const Tensor& src, const Shape& src
   });
 }
 
-inline void fill(const Tensor& t, double value) {
+inline void fill(const View& t, double value) {
   dispatch_storage(t.dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;
     launch_strided<1>(t.device(), t.shape(), {t.strides()}, FillBody<S>{data_as<S>(t), value}, "fill");
@@ -212,7 +212,7 @@ inline void fill(const Tensor& t, double value) {
 
 // out[i] = f(x[i]); x has out's shape.
 template <class F>
-void map1(const Tensor& out, const Tensor& x, F f) {
+void map1(const View& out, const View& x, F f) {
   dispatch_compute(out.dtype(), "map1", [&](auto tag) {
     using S = typename decltype(tag)::type;
     launch_strided<2>(out.device(), out.shape(), {out.strides(), x.strides()},
@@ -222,7 +222,7 @@ void map1(const Tensor& out, const Tensor& x, F f) {
 
 // out[i] = f(a[i], b[i]); a_strides and b_strides read a and b broadcast to out's shape.
 template <class F>
-void map2(const Tensor& out, const Tensor& a, const Shape& a_strides, const Tensor& b, const Shape& b_strides, F f) {
+void map2(const View& out, const View& a, const Shape& a_strides, const View& b, const Shape& b_strides, F f) {
   dispatch_compute(out.dtype(), "map2", [&](auto tag) {
     using S = typename decltype(tag)::type;
     launch_strided<3>(out.device(), out.shape(), {out.strides(), a_strides, b_strides},
@@ -232,7 +232,7 @@ void map2(const Tensor& out, const Tensor& a, const Shape& a_strides, const Tens
 
 // out[i] = f(a[i], b[i], c[i]); a, b and c broadcast to out's shape.
 template <class F>
-void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+void map3(const View& out, const View& a, const View& b, const View& c, F f) {
   const Shape& shape = out.shape();
   dispatch_compute(out.dtype(), "map3", [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -244,4 +244,4 @@ void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, 
   });
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -18,9 +18,7 @@
 #include <jepa/backends/gpu/blas_gemm.cuh>
 #endif
 
-namespace jepa::gpu {
-
-enum class GemmImpl { blas, own };
+namespace jepa::gpu::kernels {
 
 #if defined(JEPA_GPU_BLAS)
 inline constexpr bool kHasBlas = true;
@@ -71,14 +69,13 @@ inline void set_gemm_impl(GemmImpl impl) {
 inline void set_allow_tf32(bool allowed) { gemm_detail::allow_tf32_slot() = allowed; }
 inline bool allow_tf32() { return gemm_detail::allow_tf32_slot(); }
 
-// out[i] = alpha * a[i] @ b[i] + beta * out[i] on `impl`. Plan is ops/matmul.hpp's GemmPlan.
-template <class Plan>
-void gemm(GemmImpl impl, const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& out, double alpha,
-          double beta) {
+// out[i] = alpha * a[i] @ b[i] + beta * out[i] on `impl`; pointer_table as gemm_batch takes it.
+inline void gemm(GemmImpl impl, const GemmPlan& plan, const View& a, const View& b, const View& out, double alpha,
+                 double beta, const View& pointer_table) {
   if (plan.c_offsets.empty() || plan.M == 0 || plan.N == 0) return;
   gemm_detail::check_available(impl, "gemm");
   const DeviceContext& ctx = activate(out.device().index);
-  const GemmBatch batch = gemm_batch(ctx, plan, a, b, out);
+  const GemmBatch batch = gemm_batch(ctx, plan, a, b, out, pointer_table);
 #if defined(JEPA_GPU_BLAS)
   if (impl == GemmImpl::blas) {
     blas_gemm(ctx, plan, batch, out.dtype(), alpha, beta, allow_tf32());
@@ -88,10 +85,4 @@ void gemm(GemmImpl impl, const Plan& plan, const Tensor& a, const Tensor& b, con
   tiled_gemm(ctx, plan, batch, out.dtype(), alpha, beta);
 }
 
-// What ops/matmul.hpp calls: out[i] = a[i] @ b[i] + beta * out[i] on the selected implementation.
-template <class Plan>
-void gemm(const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& out, double beta) {
-  gemm(gemm_impl(), plan, a, b, out, 1.0, beta);
-}
-
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -5,14 +5,15 @@
 //   a stride per operand, with nothing on the device.
 // - Any other batch gets a device table of 3 x count pointers (A's, then B's, then C's), uploaded
 //   before gemm_batch returns (a copy from pageable host memory is staged by the runtime before
-//   the call returns, on CUDA and HIP) and kept alive by `table_storage`; once freed, its memory is
-//   reused only by work queued later on the same stream (allocator.cuh), after the GEMM.
+//   the call returns, on CUDA and HIP) into the caller's buffer (api.hpp's gemm), which it frees
+//   after the call; its memory is reused only by work queued later on the same stream
+//   (allocator.cuh), after the GEMM.
 #pragma once
 #include <vector>
 
 #include <jepa/backends/gpu/elementwise.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 struct GemmBatch {
   int64_t count = 0;
@@ -21,25 +22,13 @@ struct GemmBatch {
   void* c = nullptr;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;  // in elements, when table is null
   const void* const* table = nullptr;                 // (3 * count) device pointers, or null
-  Tensor table_storage;
 };
 
-namespace gemm_batch_detail {
-
-// The common spacing of offsets, if they are evenly spaced.
-inline bool even_stride(const std::vector<int64_t>& offsets, int64_t& stride) {
-  stride = offsets.size() > 1 ? offsets[1] - offsets[0] : 0;
-  for (size_t i = 1; i < offsets.size(); ++i)
-    if (offsets[i] - offsets[i - 1] != stride) return false;
-  return true;
-}
-
-}  // namespace gemm_batch_detail
-
-// The batch of plan over the data of a, b and out (one dtype).
-template <class Plan>
-GemmBatch gemm_batch(const DeviceContext& ctx, const Plan& plan, const Tensor& a, const Tensor& b, const Tensor& out) {
-  using gemm_batch_detail::even_stride;
+// The batch of plan over the data of a, b and out (one dtype); pointer_table holds 3 x count
+// pointers when the offsets are not evenly spaced (api.hpp's gemm allocates it).
+inline GemmBatch gemm_batch(const DeviceContext& ctx, const GemmPlan& plan, const View& a, const View& b, const View& out,
+                            const View& pointer_table) {
+  using ::jepa::gpu::detail::even_stride;
   GemmBatch batch;
   batch.count = static_cast<int64_t>(plan.c_offsets.size());
   if (batch.count == 0) return batch;
@@ -61,11 +50,12 @@ GemmBatch gemm_batch(const DeviceContext& ctx, const Plan& plan, const Tensor& a
     pointers[2 * count + i] = c_base + plan.c_offsets[i] * item;
   }
   static_assert(sizeof(void*) == sizeof(int64_t));
-  batch.table_storage = Tensor::empty({3 * batch.count}, DType::i64, out.device());
-  JEPA_GPU_CHECK(gpuMemcpyAsync(batch.table_storage.raw_data(), pointers.data(), pointers.size() * sizeof(void*),
+  JEPA_CHECK(pointer_table.numel() == 3 * batch.count && pointer_table.dtype() == DType::i64, "matmul",
+             "the caller's pointer table does not hold 3 x ", batch.count, " pointers");
+  JEPA_GPU_CHECK(gpuMemcpyAsync(pointer_table.raw_data(), pointers.data(), pointers.size() * sizeof(void*),
                                 gpuMemcpyHostToDevice, ctx.stream));
-  batch.table = static_cast<const void* const*>(batch.table_storage.raw_data());
+  batch.table = static_cast<const void* const*>(pointer_table.raw_data());
   return batch;
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -9,7 +9,7 @@
 #pragma once
 #include <jepa/backends/gpu/elementwise.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace index_detail {
 
@@ -57,7 +57,7 @@ inline Shape strides_without(const Shape& strides, int64_t dim) {
 }  // namespace index_detail
 
 // out[p] = x[p with coordinate dim replaced by index[p]]; out has index's shape.
-inline void gather(const Tensor& x, const Tensor& index, const Tensor& out, int64_t dim) {
+inline void gather(const View& x, const View& index, const View& out, int64_t dim) {
   const DeviceContext& ctx = activate(x.device().index);
   dispatch_storage(x.dtype(), [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -70,7 +70,7 @@ inline void gather(const Tensor& x, const Tensor& index, const Tensor& out, int6
 }
 
 // dx[p with coordinate dim replaced by index[p]] += grad[p]; dx zeroed by the caller.
-inline void scatter_add(const Tensor& index, const Tensor& grad, const Tensor& dx, int64_t dim) {
+inline void scatter_add(const View& index, const View& grad, const View& dx, int64_t dim) {
   const DeviceContext& ctx = activate(dx.device().index);
   dispatch_compute(dx.dtype(), "scatter_add", [&](auto tag) {
     using S = typename decltype(tag)::type;
@@ -83,4 +83,4 @@ inline void scatter_add(const Tensor& index, const Tensor& grad, const Tensor& d
   });
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

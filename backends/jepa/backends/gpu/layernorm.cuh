@@ -12,7 +12,7 @@
 #pragma once
 #include <jepa/backends/gpu/reduce.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace layernorm_detail {
 
@@ -109,8 +109,8 @@ __global__ void param_grad_kernel(const S* dy, const S* x, const S* mean, const 
 
 }  // namespace layernorm_detail
 
-inline void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                              const Tensor& mean, const Tensor& rstd, int64_t rows, int64_t D, double eps) {
+inline void layernorm_forward(const View& x, const View& weight, const View& bias, const View& y,
+                              const View& mean, const View& rstd, int64_t rows, int64_t D, double eps) {
   if (rows == 0 || D == 0) return;
   const DeviceContext& ctx = activate(x.device().index);
   dispatch_compute(x.dtype(), "layer_norm", [&](auto tag) {
@@ -125,9 +125,17 @@ inline void layernorm_forward(const Tensor& x, const Tensor& weight, const Tenso
   JEPA_GPU_CHECK_LAUNCH("layernorm_forward");
 }
 
-inline void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& mean,
-                               const Tensor& rstd, const Tensor& dx, const Tensor& dweight, const Tensor& dbias,
-                               int64_t rows, int64_t D) {
+// Chunks of rows whose parameter gradients sum into one f64 partial each.
+inline int64_t layernorm_param_chunks(int index, int64_t rows, int64_t D) {
+  const int64_t column_tiles = (D + kColumns - 1) / kColumns;
+  return std::clamp<int64_t>(4 * int64_t{activate(index).multiprocessors} / column_tiles, 1,
+                             std::max<int64_t>(1, rows / 64));
+}
+
+// partials (2, layernorm_param_chunks, D) f64 when dweight or dbias is defined.
+inline void layernorm_backward(const View& dy, const View& x, const View& weight, const View& mean,
+                               const View& rstd, const View& dx, const View& dweight, const View& dbias,
+                               int64_t rows, int64_t D, const View& partials) {
   if (D == 0) return;
   const DeviceContext& ctx = activate(x.device().index);
   dispatch_compute(x.dtype(), "layer_norm", [&](auto tag) {
@@ -143,11 +151,11 @@ inline void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& 
     }
     if (!dweight.defined() && !dbias.defined()) return;
     const int64_t column_tiles = (D + kColumns - 1) / kColumns;
-    const int64_t chunks =
-        std::clamp<int64_t>(4 * int64_t{ctx.multiprocessors} / column_tiles, 1, std::max<int64_t>(1, rows / 64));
+    const int64_t chunks = layernorm_param_chunks(x.device().index, rows, D);
     const int64_t chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
-    const Tensor parts = Tensor::empty({2, chunks, D}, DType::f64, x.device());  // dw then db partials
-    double* dw_part = data_as<double>(parts);
+    JEPA_CHECK(partials.numel() == 2 * chunks * D, "layer_norm", "the caller's workspace does not fit ", chunks,
+               " chunks of ", D);
+    double* dw_part = data_as<double>(partials);  // (2, chunks, D): dw then db partials
     double* db_part = dw_part + chunks * D;
     launch<layernorm_detail::param_grad_kernel<S>>(grid_for(ctx, chunks * column_tiles, 1), kColumns * kRowSplit, 0,
                                                    ctx.stream, data_as<const S>(dy), data_as<const S>(x),
@@ -159,4 +167,4 @@ inline void layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& 
   });
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

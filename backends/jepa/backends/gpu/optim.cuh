@@ -7,7 +7,7 @@
 #include <jepa/backends/cpu/optim.hpp>
 #include <jepa/backends/gpu/elementwise.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace optim_detail {
 
@@ -58,7 +58,7 @@ struct EmaFn {
 }  // namespace optim_detail
 
 // One AdamW step over flat buffers param, grad, m, v (same shape and dtype).
-inline void adamw(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+inline void adamw(const View& param, const View& grad, const View& m, const View& v,
                   const std::vector<cpu::DecaySegment>& segments, const cpu::AdamWStep& s) {
   if (segments.empty()) return;
   const DeviceContext& ctx = activate(param.device().index);
@@ -87,9 +87,9 @@ inline void adamw(const Tensor& param, const Tensor& grad, const Tensor& m, cons
 }
 
 // target = momentum * target + (1 - momentum) * online, elementwise over equal-shaped buffers.
-inline void ema(const Tensor& target, const Tensor& online, double momentum) {
+inline void ema(const View& target, const View& online, double momentum) {
   map2(target, target, target.strides(), online, broadcast_strides(online.shape(), online.strides(), target.shape()),
        optim_detail::EmaFn{momentum});
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

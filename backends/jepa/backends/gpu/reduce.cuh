@@ -16,7 +16,7 @@
 #include <jepa/backends/cpu/reduce.hpp>
 #include <jepa/backends/gpu/elementwise.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 // ---- primitives --------------------------------------------------------------------------------
 
@@ -152,14 +152,24 @@ void launch_reduce(const DeviceContext& ctx, const In* x, Out* out, int64_t O, i
   JEPA_GPU_CHECK_LAUNCH("reduce_ori");
 }
 
-// out[o, i] = reduce over r of x[o, r, i]; x dense (O, R, I) with R >= 1, out dense (O, I).
-inline void reduce_ori(const Tensor& x, const Tensor& out, int64_t O, int64_t R, int64_t I, cpu::ReduceKind kind,
-                       double scale) {
-  if (O == 0 || I == 0) return;
-  const DeviceContext& ctx = activate(x.device().index);
+// How many blocks share each reduced row: enough tasks to fill the device a few times over.
+inline int64_t reduce_splits(int index, int64_t O, int64_t R, int64_t I) {
+  if (O == 0 || I == 0) return 1;
+  const DeviceContext& ctx = activate(index);
   const int64_t tasks = I == 1 ? O : O * ((I + kColumns - 1) / kColumns);
   const int64_t wanted = 4 * int64_t{ctx.multiprocessors};
-  const int64_t splits = tasks >= wanted ? 1 : std::clamp<int64_t>(wanted / tasks, 1, (R + 1023) / 1024);
+  return tasks >= wanted ? 1 : std::clamp<int64_t>(wanted / tasks, 1, (R + 1023) / 1024);
+}
+
+// out[o, i] = reduce over r of x[o, r, i]; x dense (O, R, I) with R >= 1, out dense (O, I);
+// partial (reduce_splits, O, I) f64 when there is more than one split.
+inline void reduce_ori(const View& x, const View& out, int64_t O, int64_t R, int64_t I, cpu::ReduceKind kind,
+                       double scale, const View& partial) {
+  if (O == 0 || I == 0) return;
+  const DeviceContext& ctx = activate(x.device().index);
+  const int64_t splits = reduce_splits(x.device().index, O, R, I);
+  JEPA_CHECK(splits == 1 || (partial.defined() && partial.numel() == splits * O * I), "reduce",
+             "the caller's workspace does not fit ", splits, " splits");
   dispatch_compute(x.dtype(), "reduce", [&](auto tag) {
     using S = typename decltype(tag)::type;
     auto run = [&](auto op) {
@@ -168,7 +178,6 @@ inline void reduce_ori(const Tensor& x, const Tensor& out, int64_t O, int64_t R,
         launch_reduce<Op>(ctx, data_as<const S>(x), data_as<S>(out), O, R, I, 1, scale);
         return;
       }
-      const Tensor partial = Tensor::empty({splits, O, I}, DType::f64, x.device());  // (S, O, I)
       launch_reduce<Op>(ctx, data_as<const S>(x), data_as<double>(partial), O, R, I, splits, 1.0);
       launch_reduce<Op>(ctx, data_as<const double>(partial), data_as<S>(out), 1, splits, O * I, 1, scale);
     };
@@ -177,4 +186,4 @@ inline void reduce_ori(const Tensor& x, const Tensor& out, int64_t O, int64_t R,
   });
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

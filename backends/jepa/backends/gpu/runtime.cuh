@@ -19,7 +19,7 @@
 #include <jepa/core/device.hpp>
 #include <jepa/core/error.hpp>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace detail {
 
@@ -46,12 +46,12 @@ inline void check_launch(const char* kernel, const char* file, int line) {
 #define JEPA_GPU_CHECK(call)                                                                     \
   do {                                                                                           \
     const gpuError_t jepa_gpu_err_ = (call);                                                     \
-    if (jepa_gpu_err_ != gpuSuccess) ::jepa::gpu::detail::runtime_failure(#call, jepa_gpu_err_, __FILE__, __LINE__); \
+    if (jepa_gpu_err_ != gpuSuccess) ::jepa::gpu::kernels::detail::runtime_failure(#call, jepa_gpu_err_, __FILE__, __LINE__); \
   } while (0)
 
 // After a launch<kernel>(...): reports bad launch configurations at once (errors inside the kernel
 // surface at the next synchronising call).
-#define JEPA_GPU_CHECK_LAUNCH(kernel_name) ::jepa::gpu::detail::check_launch(kernel_name, __FILE__, __LINE__)
+#define JEPA_GPU_CHECK_LAUNCH(kernel_name) ::jepa::gpu::kernels::detail::check_launch(kernel_name, __FILE__, __LINE__)
 
 // Why no device can be used, or an empty string when at least one can. Never throws: a machine
 // without a driver is a normal situation (tests skip, ops report it when a tensor asks for it).
@@ -188,4 +188,4 @@ inline unsigned grid_for(const DeviceContext& ctx, int64_t n, int threads = kBlo
   return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(needed, int64_t{ctx.multiprocessors} * 16)));
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -11,7 +11,7 @@
 #pragma once
 #include <jepa/backends/gpu/reduce.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace softmax_detail {
 
@@ -94,7 +94,7 @@ void launch_rows(const DeviceContext& ctx, int64_t outer, int64_t n, int64_t inn
 }  // namespace softmax_detail
 
 // y = softmax(x) (or log_softmax) along n; x and y dense (outer, n, inner).
-inline void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int64_t n, int64_t inner, bool log) {
+inline void softmax_forward(const View& x, const View& y, int64_t outer, int64_t n, int64_t inner, bool log) {
   if (x.numel() == 0) return;
   const DeviceContext& ctx = activate(x.device().index);
   dispatch_compute(x.dtype(), log ? "log_softmax" : "softmax", [&](auto tag) {
@@ -108,7 +108,7 @@ inline void softmax_forward(const Tensor& x, const Tensor& y, int64_t outer, int
 }
 
 // dx from dy and the forward output y, all dense (outer, n, inner).
-inline void softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx, int64_t outer, int64_t n,
+inline void softmax_backward(const View& dy, const View& y, const View& dx, int64_t outer, int64_t n,
                              int64_t inner, bool log) {
   if (y.numel() == 0) return;
   const DeviceContext& ctx = activate(y.device().index);
@@ -123,4 +123,4 @@ inline void softmax_backward(const Tensor& dy, const Tensor& y, const Tensor& dx
   JEPA_GPU_CHECK_LAUNCH("softmax_backward");
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -21,7 +21,7 @@
 
 #include <jepa/backends/gpu/gemm_batch.cuh>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 namespace tiled_gemm_detail {
 
@@ -164,4 +164,4 @@ void tiled_gemm(const DeviceContext& ctx, const Plan& plan, const GemmBatch& bat
   JEPA_GPU_CHECK_LAUNCH("tiled_gemm");
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels

@@ -32,9 +32,9 @@
 
 #include <jepa/core/device.hpp>
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 inline constexpr int kMinWarpSize = 32;  // the narrowest warp of any target
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels
 
 #if defined(JEPA_GPU_EMULATOR)
 
@@ -50,7 +50,7 @@ using gpuDeviceProp = ::jepa::gpu::emu::emuDeviceProp;
 #define gpuHostAllocMapped ::jepa::gpu::emu::emuHostAllocMapped
 #define JEPA_DYNAMIC_SHARED(type, name) type* name = ::jepa::gpu::emu::dynamic_shared<type>()
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 inline constexpr DeviceType kDeviceType = JEPA_EMULATED_WARP_SIZE == 64 ? DeviceType::hip : DeviceType::cuda;
 inline constexpr const char* kBackendName = JEPA_EMULATED_WARP_SIZE == 64 ? "hip" : "cuda";
@@ -97,7 +97,7 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, emu::emuStream_t stream,
   emu::enqueue_launch<Kernel>(grid, block, shared_bytes, stream, std::forward<Args>(args)...);
 }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels
 
 #elif defined(__HIPCC__)
 
@@ -128,7 +128,7 @@ using gpuDataType_t = hipDataType;
 #define gpublasGetStatusString hipblasStatusToString
 #endif
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 inline constexpr DeviceType kDeviceType = DeviceType::hip;
 inline constexpr const char* kBackendName = "hip";
@@ -185,7 +185,7 @@ __device__ inline void atomic_add(gpu_bf16* p, float v) {
 // The most dynamic shared memory a block may use. AMD GPUs have no opt-in above the default.
 inline size_t shared_memory_per_block_optin(const hipDeviceProp_t& props) { return props.sharedMemPerBlock; }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels
 
 #else  // CUDA
 
@@ -207,7 +207,7 @@ using gpuDataType_t = cudaDataType_t;
 #define gpublasGetStatusName cublasGetStatusName
 #define gpublasGetStatusString cublasGetStatusString
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 
 inline constexpr DeviceType kDeviceType = DeviceType::cuda;
 inline constexpr const char* kBackendName = "cuda";
@@ -240,7 +240,7 @@ __device__ inline void atomic_add(gpu_bf16* p, float v) { atomicAdd(p, __float2b
 // The most dynamic shared memory a block may use after opting in (gpuFuncSetAttribute).
 inline size_t shared_memory_per_block_optin(const cudaDeviceProp& props) { return props.sharedMemPerBlockOptin; }
 
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels
 
 #endif
 
@@ -296,11 +296,11 @@ using gpublasComputeType_t = JEPA_GPU_BLAS_NAME(ComputeType_t);
 #if !defined(JEPA_GPU_EMULATOR)
 #define JEPA_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 
-namespace jepa::gpu {
+namespace jepa::gpu::kernels {
 // kernel<<<grid, block, shared_bytes, stream>>>(args...), spelt so that the emulator can take it.
 template <auto Kernel, class... Args>
 void launch(dim3 grid, dim3 block, size_t shared_bytes, gpuStream_t stream, Args&&... args) {
   Kernel<<<grid, block, shared_bytes, stream>>>(std::forward<Args>(args)...);
 }
-}  // namespace jepa::gpu
+}  // namespace jepa::gpu::kernels
 #endif

@@ -1,7 +1,8 @@
 // The GPU backend against the CPU: every op's forward and gradients on the same inputs, dtype
-// conversions, the caching allocator, both GEMM implementations, and error messages. One source
-// for CUDA (nvcc: jepa_cuda_tests) and HIP (hipcc: jepa_hip_tests); the backend's own names come
-// from gpu/vendor.hpp. Without a usable device each case prints "SKIPPED: ..." and returns (CTest
+// conversions, the caching allocator, both GEMM implementations, and error messages. Plain C++,
+// compiled like any file of a user's program; it reaches the GPU through gpu/api.hpp, served by the
+// implementation file linked beside it: CUDA (jepa_cuda_tests), HIP (jepa_hip_tests) or the
+// emulated GPU (jepa_emu32_tests, jepa_emu64_tests). Without a usable device each case prints "SKIPPED: ..." and returns (CTest
 // reports it as skipped), except the cases that check what happens when there is no device.
 #include <doctest/doctest.h>
 
@@ -21,12 +22,12 @@ using namespace jepa;
 
 namespace {
 
-const Device kGpu{gpu::kDeviceType, 0};
+const Device kGpu{gpu::device_type(), 0};
 
 #define SKIP_WITHOUT_DEVICE()                                                                           \
   do {                                                                                                  \
     if (!gpu::available()) {                                                                            \
-      std::printf("SKIPPED: no usable %s device (%s)\n", gpu::kBackendName, gpu::unavailable_reason().c_str()); \
+      std::printf("SKIPPED: no usable %s device (%s)\n", gpu::backend().name, gpu::unavailable_reason().c_str()); \
       return;                                                                                           \
     }                                                                                                   \
   } while (0)
@@ -98,17 +99,17 @@ void compare_op(const std::vector<Tensor>& cpu_inputs, const std::function<Tenso
 }  // namespace
 
 TEST_CASE("gpu: without a device, tensors on it fail with a clear message") {
-  const char* name = gpu::kBackendName;
+  const char* name = gpu::backend().name;
   if (gpu::available()) {
     const int n = gpu::device_count();
-    CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device{gpu::kDeviceType, n}),
+    CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, Device{gpu::device_type(), n}),
                          doctest::Contains(detail::concat("[", name, "] device ", name, ":", n, " does not exist").c_str()),
                          Error);
     return;
   }
   CHECK(gpu::device_count() == 0);
   const std::string reason = gpu::unavailable_reason();
-  CHECK((reason == "no device found" || reason.rfind(detail::concat(gpu::kRuntimePrefix, "GetDeviceCount failed with "), 0) == 0));
+  CHECK((reason == "no device found" || reason.rfind(detail::concat(gpu::backend().runtime_prefix, "GetDeviceCount failed with "), 0) == 0));
   const std::string message = detail::concat("[", name, "] no ", name, " device is available: ", reason);
   CHECK_THROWS_WITH_AS(zeros({2}, DType::f32, kGpu), doctest::Contains(message.c_str()), Error);
   CHECK_THROWS_WITH_AS(tensor({1, 2}).to(kGpu), doctest::Contains(message.c_str()), Error);
@@ -118,7 +119,7 @@ TEST_CASE("gpu: runtime errors name the call, the error and the place") {
   SKIP_WITHOUT_DEVICE();
   const size_t too_much = size_t{1} << 62;
   CHECK_THROWS_WITH_AS(Tensor::empty({static_cast<int64_t>(too_much / 4)}, DType::f32, kGpu),
-                       doctest::Contains(detail::concat("[allocate] out of memory on ", gpu::kBackendName, ":0 allocating").c_str()),
+                       doctest::Contains(detail::concat("[allocate] out of memory on ", gpu::backend().name, ":0 allocating").c_str()),
                        Error);
   CHECK_THROWS_WITH_AS(gpu::synchronize(gpu::device_count()), doctest::Contains("does not exist"), Error);
 }
@@ -459,11 +460,11 @@ namespace {
 
 // The GEMM implementations this build has: the own kernel, and the vendor BLAS where compiled in.
 std::vector<gpu::GemmImpl> gemm_impls() {
-  if (gpu::kHasBlas) return {gpu::GemmImpl::blas, gpu::GemmImpl::own};
+  if (gpu::backend().has_blas) return {gpu::GemmImpl::blas, gpu::GemmImpl::own};
   return {gpu::GemmImpl::own};
 }
 
-const char* impl_name(gpu::GemmImpl impl) { return impl == gpu::GemmImpl::own ? "own" : gpu::kBlasName; }
+const char* impl_name(gpu::GemmImpl impl) { return impl == gpu::GemmImpl::own ? "own" : gpu::backend().blas_name; }
 
 // Selects a GEMM implementation for its lifetime.
 class UseGemm {
@@ -486,7 +487,7 @@ TEST_CASE("gpu: the GEMM implementation is chosen at run time, the vendor BLAS o
     CHECK(gpu::gemm_impl() == gpu::GemmImpl::own);
   }
   CHECK(gpu::gemm_impl() == initial);
-  if (gpu::kHasBlas) {
+  if (gpu::backend().has_blas) {
     UseGemm blas(gpu::GemmImpl::blas);
     CHECK(gpu::gemm_impl() == gpu::GemmImpl::blas);
   } else {
@@ -530,7 +531,7 @@ TEST_CASE("gpu: matmul and linear over layouts, batches and broadcasts, on every
     compare_op({random({4, 3, 12}, 52), random({7, 12}, 53), random({7}, 54)},
                [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, 1e-5, 1e-5);
   }
-  if (gpu::kHasBlas) {  // TF32 keeps 10 mantissa bits of each product's inputs: about 1e-3 relative.
+  if (gpu::backend().has_blas) {  // TF32 keeps 10 mantissa bits of each product's inputs: about 1e-3 relative.
     UseGemm blas(gpu::GemmImpl::blas);
     gpu::set_allow_tf32(true);
     compare_op({random({64, 256}, 55), random({256, 48}, 56)}, mm, 5e-3, 5e-3);
@@ -565,7 +566,7 @@ void check_gemm(const GemmProblem& p, DType dtype, gpu::GemmImpl impl, double rt
   const int64_t lda = a_cols + 3, ldb = b_cols + 2, ldc = p.N + 1;
   const int64_t a_size = std::max<int64_t>(a_rows, 1) * lda, b_size = std::max<int64_t>(b_rows, 1) * ldb,
                 c_size = p.M * ldc;
-  detail::GemmPlan plan;
+  GemmPlan plan;
   plan.trans_a = p.trans_a;
   plan.trans_b = p.trans_b;
   plan.M = p.M;

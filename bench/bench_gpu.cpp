@@ -1,23 +1,29 @@
-// GPU backend figures (one source: bench_cuda with nvcc, bench_hip with hipcc), one JSON line
+// GPU backend figures (one source, linked with the CUDA or the HIP implementation file: bench_cuda
+// or bench_hip), one JSON line
 // each: GEMM throughput (vendor BLAS f32, TF32 and bf16 where compiled in; the own tiled kernel
 // f32 and bf16), fused attention against the matmul + softmax composition (forward and forward +
-// backward), layer_norm and elementwise bandwidth, and a tiny I-JEPA training step (the
-// Fashion-MNIST configuration: ViT 192/6/3 on 28x28 images with 4x4 patches, predictor 96/3,
-// batch 64).
+// backward), layer_norm and elementwise bandwidth, and I-JEPA training steps (images/s and peak
+// memory) of the quick-start model, ViT-S/16 and ViT-B/16 at 224x224, batch 64.
 // Every kernel is checked against a reference before it is timed; times are medians of repeats
 // after a warm-up, with the device synchronised around each repeat.
-// Usage: bench_cuda|bench_hip [--quick]   (--quick: fewer repeats, smaller problems)
+// Usage: bench_cuda|bench_hip [--quick] [--dump-dir DIR]
+//   --quick     every path once at tiny sizes (the emulated GPU's plumbing check)
+//   --dump-dir  write each training step's work to DIR/<config>.safetensors, for PyTorch to time
+//               the same step (bench/ref/train_step.py; scripts/gpu-check.sh runs both)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <jepa/io/json.hpp>
+#include <jepa/io/safetensors.hpp>
 #include <jepa/jepa.hpp>
 #include <jepa/models/ijepa.hpp>
+#include <jepa/models/multiblock_mask.hpp>
 #include <jepa/optim/adamw.hpp>
 #include <jepa/optim/ema.hpp>
 
@@ -25,7 +31,7 @@ using namespace jepa;
 
 namespace {
 
-const Device kGpu{gpu::kDeviceType, 0};
+const Device kGpu{gpu::device_type(), 0};
 int repeats = 20;
 
 void print_line(const json::ObjectWriter& figures) { std::printf("%s\n", figures.str().c_str()); }
@@ -65,15 +71,9 @@ void validate(const char* what, double error, double tol) {
   }
 }
 
-struct Plan {  // the fields gpu::gemm reads, for a single row-major product
-  bool trans_a = false, trans_b = false;
-  int64_t M, N, K, lda, ldb, ldc;
-  std::vector<int64_t> a_offsets{0}, b_offsets{0}, c_offsets{0};
-};
-
 void bench_gemm(int64_t M, int64_t N, int64_t K) {
   const Tensor a32 = random({M, K}, 1), b32 = random({K, N}, 2);
-  const Plan plan{false, false, M, N, K, K, N, N};
+  const GemmPlan plan{false, false, M, N, K, K, N, N, {0}, {0}, {0}};  // one row-major product
   struct Mode {
     const char* name;
     gpu::GemmImpl impl;
@@ -82,7 +82,7 @@ void bench_gemm(int64_t M, int64_t N, int64_t K) {
   };
   std::vector<Mode> modes = {{"own f32", gpu::GemmImpl::own, DType::f32, false},
                              {"own bf16", gpu::GemmImpl::own, DType::bf16, false}};
-  if (gpu::kHasBlas) {
+  if (gpu::backend().has_blas) {
     modes.insert(modes.begin(), {{"f32", gpu::GemmImpl::blas, DType::f32, false},
                                  {"tf32", gpu::GemmImpl::blas, DType::f32, true},
                                  {"bf16", gpu::GemmImpl::blas, DType::bf16, false}});
@@ -163,65 +163,113 @@ void bench_bandwidth(int64_t rows, int64_t D) {
                  .add("add_gbps", 1.5 * bytes / add_ms * 1e-6));
 }
 
-void bench_ijepa_step(int64_t batch) {
+// One I-JEPA training step as bench_train_step and bench/ref/train_step.py take it: official
+// multi-block masks, AdamW at lr 1e-3 and weight decay 0.04, EMA 0.996.
+struct StepConfig {
+  const char* name;
+  const char* vit;
+  int64_t img, patch, channels, depth;  // depth 0: the size's own
+  int64_t pred_dim, pred_depth, batch, steps;
+};
+
+// Times the step; with dump_dir, writes its work (images, masks, settings) to
+// dump_dir/<name>.safetensors for train_step.py.
+void bench_ijepa_step(const StepConfig& c, const std::string& dump_dir) {
   Generator gen(11);
   models::IJEPAConfig cfg;
-  cfg.encoder = models::vit_config("vit_tiny", 28, 4, 1);
-  cfg.encoder.depth = 6;
-  cfg.predictor = models::predictor_for(cfg.encoder, 96, 3);
+  cfg.encoder = models::vit_config(c.vit, c.img, c.patch, c.channels);
+  if (c.depth > 0) cfg.encoder.depth = c.depth;
+  cfg.predictor = models::predictor_for(cfg.encoder, c.pred_dim, c.pred_depth);
   models::IJEPA model(cfg, gen);
-  model.encoder->to(kGpu);
-  model.predictor->to(kGpu);
-  model.target_encoder->to(kGpu);
+  model.to(kGpu);
   auto encoder = std::make_shared<optim::FlatParameters>(model.encoder->named_parameters());
   auto predictor = std::make_shared<optim::FlatParameters>(model.predictor->named_parameters());
   optim::FlatParameters target(model.target_encoder->named_parameters(), false);
   optim::AdamW adamw({encoder, predictor});
-  const int64_t tokens = cfg.encoder.num_patches();  // 49
-  std::vector<int64_t> ctx, t1, t2;
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t i = 0; i < 30; ++i) ctx.push_back((b + i) % tokens);
-    for (int64_t i = 0; i < 8; ++i) {
-      t1.push_back((b + 30 + i) % tokens);
-      t2.push_back((b + 40 + i) % tokens);
+  const models::MultiBlockMask masker(models::MultiBlockMaskConfig::ijepa_pretrain(c.img / c.patch));
+  const Tensor images = normal({c.batch, c.channels, c.img, c.img}, 0.0, 1.0, gen);
+  const Tensor on_gpu = images.to(kGpu);
+  std::vector<std::pair<std::string, Tensor>> work{{"images", images}};
+  const int64_t warmup = 2;
+  std::vector<double> times;
+  for (int64_t s = 0; s < warmup + c.steps; ++s) {
+    const models::MaskBatch masks = masker.sample(c.batch, s);
+    std::vector<Tensor> context, targets;
+    for (size_t i = 0; i < masks.context.size(); ++i) {
+      work.emplace_back("step" + std::to_string(s) + ".context" + std::to_string(i), masks.context[i]);
+      context.push_back(masks.context[i].to(kGpu));
     }
-  }
-  const Tensor images = random({batch, 1, 28, 28}, 12);
-  const Tensor mc = from_vector(ctx, {batch, 30}).to(kGpu), m1 = from_vector(t1, {batch, 8}).to(kGpu),
-               m2 = from_vector(t2, {batch, 8}).to(kGpu);
-  auto step = [&] {
+    for (size_t i = 0; i < masks.targets.size(); ++i) {
+      work.emplace_back("step" + std::to_string(s) + ".target" + std::to_string(i), masks.targets[i]);
+      targets.push_back(masks.targets[i].to(kGpu));
+    }
+    if (s == warmup) gpu::reset_peak_memory(0);
+    gpu::synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
     adamw.zero_grad();
-    Tensor loss = model.loss(images, {mc}, {m1, m2});
-    loss.backward();
+    model.loss(on_gpu, context, targets).backward();
     adamw.step(1e-3, 0.04);
     optim::ema_update(target, *encoder, 0.996);
-  };
-  const double ms = median_ms(step);
+    gpu::synchronize();
+    if (s >= warmup) times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double ms = times[times.size() / 2];
+  if (!dump_dir.empty()) {
+    const std::map<std::string, std::string> meta{
+        {"config", c.name}, {"model", c.vit}, {"img", std::to_string(c.img)}, {"patch", std::to_string(c.patch)},
+        {"channels", std::to_string(c.channels)}, {"depth", std::to_string(cfg.encoder.depth)},
+        {"pred-dim", std::to_string(c.pred_dim)}, {"pred-depth", std::to_string(c.pred_depth)},
+        {"steps", std::to_string(warmup + c.steps)}, {"warmup", std::to_string(warmup)}};
+    save_safetensors(dump_dir + "/" + c.name + ".safetensors", work, meta);
+  }
   print_line(json::ObjectWriter()
                  .add("bench", "ijepa_step")
-                 .add("batch", batch)
+                 .add("config", c.name)
+                 .add("batch", c.batch)
                  .add("ms", ms)
-                 .add("images_per_s", batch / ms * 1e3));
+                 .add("images_per_s", c.batch / ms * 1e3)
+                 .add("peak_memory_mib", gpu::memory_stats(0).peak_in_use_bytes / 1048576.0));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string dump_dir;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--dump-dir") && i + 1 < argc) dump_dir = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--quick] [--dump-dir DIR]\n", argv[0]);
+      return 2;
+    }
+  }
   if (!gpu::available()) {
-    print_line(json::ObjectWriter().add("bench", gpu::kBackendName).add("skipped", gpu::unavailable_reason()));
+    print_line(json::ObjectWriter().add("bench", gpu::backend().name).add("skipped", gpu::unavailable_reason()));
     return 0;
   }
-  if (quick) repeats = 5;
-  bench_gemm(quick ? 1024 : 4096, quick ? 1024 : 4096, quick ? 1024 : 4096);
-  bench_gemm(64 * 49, 576, 192);  // the tiny I-JEPA's qkv projection
+  if (quick) {  // every path once, at sizes an emulated GPU runs in seconds
+    repeats = 2;
+    bench_gemm(64, 48, 32);
+    for (DType dt : {DType::f32, DType::bf16}) bench_attention(1, 2, 16, 32, dt);
+    bench_bandwidth(64, 32);
+    bench_ijepa_step({"quickstart_tiny", "vit_tiny", 32, 4, 1, 1, 32, 1, 4, 2}, dump_dir);
+    return 0;
+  }
+  bench_gemm(4096, 4096, 4096);
+  bench_gemm(64 * 49, 576, 192);  // the quick-start I-JEPA's qkv projection
   for (DType dt : {DType::f32, DType::bf16}) {
     bench_attention(64, 3, 49, 64, dt);
-    bench_attention(quick ? 4 : 32, 12, 197, 64, dt);
-    bench_attention(quick ? 2 : 8, 16, 1024, 128, dt);
+    bench_attention(32, 12, 197, 64, dt);
+    bench_attention(8, 16, 1024, 128, dt);
   }
   bench_bandwidth(64 * 196, 192);
-  bench_bandwidth(quick ? 4096 : 32768, 768);
-  bench_ijepa_step(64);
+  bench_bandwidth(32768, 768);
+  // The quick-start model (ViT 192/6/3 on 28x28 with 4x4 patches, predictor 96/3), then ViT-S/16
+  // and ViT-B/16 at 224x224 with a 384-wide, 6-block predictor, batch 64.
+  bench_ijepa_step({"quickstart", "vit_tiny", 28, 4, 1, 6, 96, 3, 64, 10}, dump_dir);
+  bench_ijepa_step({"vit_s16_224", "vit_small", 224, 16, 3, 0, 384, 6, 64, 10}, dump_dir);
+  bench_ijepa_step({"vit_b16_224", "vit_base", 224, 16, 3, 0, 384, 6, 64, 10}, dump_dir);
   return 0;
 }

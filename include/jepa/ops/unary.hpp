@@ -126,14 +126,21 @@ struct RdivScalarOp {  // s / x
   template <class T> JEPA_HD T backward(T g, T x) const { return -g * T(s) / (x * x); }
 };
 
-// Adapters that run an op's forward or backward through the shared map kernels.
-template <class Op> struct ForwardFn {
-  static constexpr gpu::Map1 gpu_map1 = Op::gpu_forward;
+// Adapters that run an op's forward or backward through the shared map kernels. They carry the
+// op's GPU ids when it has them; an op defined outside the library without ids runs on the CPU
+// only, and gpu::map1/map2 say so when it meets a GPU tensor.
+template <class Op> struct ForwardId {};
+template <class Op> requires requires { Op::gpu_forward; }
+struct ForwardId<Op> { static constexpr gpu::Map1 gpu_map1 = Op::gpu_forward; };
+template <class Op> struct BackwardId {};
+template <class Op> requires requires { Op::gpu_backward; }
+struct BackwardId<Op> { static constexpr gpu::Map2 gpu_map2 = Op::gpu_backward; };
+
+template <class Op> struct ForwardFn : ForwardId<Op> {
   Op op;
   template <class T> JEPA_HD T operator()(T x) const { return op.forward(x); }
 };
-template <class Op> struct BackwardFn {
-  static constexpr gpu::Map2 gpu_map2 = Op::gpu_backward;
+template <class Op> struct BackwardFn : BackwardId<Op> {
   Op op;
   template <class T> JEPA_HD T operator()(T g, T saved) const { return op.backward(g, saved); }
 };
@@ -145,8 +152,8 @@ Tensor unary_forward(const Tensor& x, const Op& op) {
   dispatch_float(x.dtype(), Op::name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     JEPA_ON_DEVICE(x.device(),
-                   cpu::map1(x.shape(), out.data<T>(), out.strides(), x.data<T>(), x.strides(), ForwardFn<Op>{op}),
-                   gpu::map1(out, x, ForwardFn<Op>{op}));
+                   cpu::map1(x.shape(), out.data<T>(), out.strides(), x.data<T>(), x.strides(), ForwardFn<Op>{{}, op}),
+                   gpu::map1(out, x, ForwardFn<Op>{{}, op}));
   });
   return out;
 }
@@ -158,7 +165,7 @@ struct UnaryBackward final : Node {
   explicit UnaryBackward(Op o) : op(o) {}
   const char* name() const override { return Op::name; }
   std::vector<Tensor> backward(const Tensor& grad) override {
-    return {binary_forward(Op::name, grad, saved.defined() ? saved : grad, BackwardFn<Op>{op})};
+    return {binary_forward(Op::name, grad, saved.defined() ? saved : grad, BackwardFn<Op>{{}, op})};
   }
 };
 

@@ -13,7 +13,7 @@
 //   here, by the caller, never behind the table.
 // - Elementwise functors cross the table as an id (Map1, Map2, Map3, from the lists below) plus
 //   their bytes; the implementation turns the id back into the functor type. A functor names its
-//   id as a static member (gpu_map1, gpu_map2 or gpu_map3).
+//   id as a static member (gpu_map1, gpu_map2 or gpu_map3); one without runs on the CPU only.
 #pragma once
 #include <string>
 #include <vector>
@@ -217,23 +217,38 @@ inline void copy_elements(const Tensor& dst, const Tensor& src, const Shape& src
 
 inline void fill(const Tensor& t, double value) { backend_for(t.device(), "fill").fill(View(t), value); }
 
+// Thrown for an elementwise functor with no GPU id (one defined outside the library).
+[[noreturn]] inline void no_gpu_kernel(const Device& device, const char* what) {
+  fail(what, "this elementwise function has no GPU kernel (it names no gpu_", what,
+       " id), so it runs on CPU tensors only; got a tensor on ", device);
+}
+
 // out[i] = f(x[i]); x has out's shape. One dtype (f32, f64 or bf16), computed in f32 for bf16.
 template <class F>
 void map1(const Tensor& out, const Tensor& x, const F& f) {
-  backend_for(out.device(), "map1").map1(F::gpu_map1, &f, View(out), View(x));
+  if constexpr (requires { F::gpu_map1; })
+    backend_for(out.device(), "map1").map1(F::gpu_map1, &f, View(out), View(x));
+  else
+    no_gpu_kernel(out.device(), "map1");
 }
 
 // out[i] = f(a[i], b[i]); a_strides and b_strides read a and b broadcast to out's shape.
 template <class F>
 void map2(const Tensor& out, const Tensor& a, const Shape& a_strides, const Tensor& b, const Shape& b_strides,
           const F& f) {
-  backend_for(out.device(), "map2").map2(F::gpu_map2, &f, View(out), View(a), a_strides, View(b), b_strides);
+  if constexpr (requires { F::gpu_map2; })
+    backend_for(out.device(), "map2").map2(F::gpu_map2, &f, View(out), View(a), a_strides, View(b), b_strides);
+  else
+    no_gpu_kernel(out.device(), "map2");
 }
 
 // out[i] = f(a[i], b[i], c[i]); a, b and c broadcast to out's shape.
 template <class F>
 void map3(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, const F& f) {
-  backend_for(out.device(), "map3").map3(F::gpu_map3, &f, View(out), View(a), View(b), View(c));
+  if constexpr (requires { F::gpu_map3; })
+    backend_for(out.device(), "map3").map3(F::gpu_map3, &f, View(out), View(a), View(b), View(c));
+  else
+    no_gpu_kernel(out.device(), "map3");
 }
 
 // out[o, i] = reduce over r of x[o, r, i], times scale; x dense (O, R, I) with R >= 1, out (O, I).

@@ -17,8 +17,10 @@
 // attn.proj and mlp.fc2 weights of block l (1-based) divided by sqrt(2 l).
 // CPU only for now: rope and the masked attention have no GPU kernels yet, and say so.
 #pragma once
+#include <cmath>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <jepa/models/vit.hpp>
@@ -159,6 +161,53 @@ class ACPredictor : public nn::Module {
  private:
   ACPredictorConfig config_;
 };
+
+// The config of the predictor whose state dict (official names) `state` holds: the widths from
+// predictor_embed, action_encoder, state_encoder and predictor_blocks.0.mlp.fc1, the depth from the
+// predictor_blocks.i present, qkv_bias from predictor_blocks.0.attn.qkv.bias. The head count and
+// the grid are not in the shapes. Errors name `source` (a file), the key and the shapes.
+inline ACPredictorConfig ac_predictor_config_from(const nn::NamedTensors& state, int64_t heads, int64_t grid_height,
+                                                  int64_t grid_width, const std::string& source) {
+  constexpr const char* op = "ac_predictor_config_from";
+  const auto find = [&](const std::string& name) -> const Tensor* {
+    for (const auto& [key, t] : state)
+      if (key == name) return &t;
+    return nullptr;
+  };
+  const auto matrix = [&](const std::string& name) -> const Tensor& {
+    const Tensor* t = find(name);
+    JEPA_CHECK(t != nullptr, op, source, " has no '", name, "': not a V-JEPA 2-AC predictor under the official names");
+    JEPA_CHECK(t->dim() == 2, op, source, " has '", name, "' of shape ", t->shape(), ", expected a (out, in) matrix");
+    return *t;
+  };
+  ACPredictorConfig c;
+  const Tensor& embed = matrix("predictor_embed.weight");  // (dim, embed_dim)
+  c.dim = embed.size(0);
+  c.embed_dim = embed.size(1);
+  for (const auto& [name, width] : {std::pair<std::string, int64_t*>{"action_encoder.weight", &c.action_dim},
+                                    std::pair<std::string, int64_t*>{"state_encoder.weight", &c.state_dim}}) {
+    const Tensor& w = matrix(name);
+    JEPA_CHECK(w.size(0) == c.dim, op, source, " has '", name, "' of shape ", w.shape(), ", but predictor_embed.weight ",
+               embed.shape(), " makes the predictor ", c.dim, " wide");
+    *width = w.size(1);
+  }
+  c.depth = 0;
+  while (find("predictor_blocks." + std::to_string(c.depth) + ".norm1.weight")) ++c.depth;
+  if (c.depth > 0) {
+    const int64_t hidden = matrix("predictor_blocks.0.mlp.fc1.weight").size(0);
+    c.mlp_ratio = static_cast<double>(hidden) / static_cast<double>(c.dim);
+    // the block truncates dim * mlp_ratio as the official int(); step over a quotient rounded down
+    if (static_cast<int64_t>(static_cast<double>(c.dim) * c.mlp_ratio) != hidden)
+      c.mlp_ratio = std::nextafter(c.mlp_ratio, 2 * c.mlp_ratio);
+    c.qkv_bias = find("predictor_blocks.0.attn.qkv.bias") != nullptr;
+  }
+  c.heads = heads;
+  c.grid_height = grid_height;
+  c.grid_width = grid_width;
+  JEPA_CHECK(heads > 0 && c.dim % heads == 0, op, source, " holds a predictor ", c.dim, " wide, which ", heads,
+             " heads do not divide");
+  return c;
+}
 
 // The predictor's output layer-normed without affine (F.layer_norm, eps 1e-5), as training and
 // planning compare it with the layer-normed target features (app/vjepa_droid/train.py:419-423,

@@ -1,0 +1,256 @@
+// The V-JEPA 2-AC predictor against PyTorch (tests/ref/make_ac_reference.py, data in tests/data/ac/;
+// the reference itself agrees with the official modules to 3e-8, check_ac_reference_against_official.py):
+// forward, the gradient of every parameter and input, a 2 x 3 grid, both loss terms and their input
+// gradients, in f32 and f64. Then a finite-difference gradcheck of the whole predictor in f64, the
+// block-causality of its output, the official initialisation, the config read from a state dict and
+// the errors for inputs that do not fit.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <jepa/io/safetensors.hpp>
+#include <jepa/models/ac_predictor.hpp>
+
+#include "kernel_checks.hpp"
+#include "test_files.hpp"
+
+using namespace jepa;
+using namespace jepa::models;
+using namespace jepa::test;
+
+namespace {
+
+const std::string kWeightsFile = "ac/predictor_weights.safetensors";
+
+const SafeTensors& reference() {
+  static const SafeTensors data = load_safetensors(data_path("ac/predictor.safetensors"));
+  return data;
+}
+const SafeTensors& reference_weights() {
+  static const SafeTensors data = load_safetensors(data_path(kWeightsFile));
+  return data;
+}
+int64_t meta(const std::string& key) { return std::stoll(reference().metadata.at(key)); }
+
+std::shared_ptr<ACPredictor> reference_model(DType dtype, int64_t grid_width = meta("grid_width")) {
+  const ACPredictorConfig config = ac_predictor_config_from(reference_weights().tensors, meta("heads"),
+                                                            meta("grid_height"), grid_width, kWeightsFile);
+  Generator overwritten(0);
+  auto model = std::make_shared<ACPredictor>(config, overwritten);
+  model->load_state_dict(reference_weights().tensors);
+  model->to(dtype);
+  return model;
+}
+
+Tensor leaf(const std::string& name, DType dtype) { return reference().at(name).to(dtype).detach().clone().requires_grad_(); }
+
+// f32 runs in f32 throughout; f64 runs on the same float32-valued weights and inputs as PyTorch's
+// float64 reference, so it meets the reference down to the float32 rounding of the stored values.
+double tolerance_for(DType dtype) { return dtype == DType::f32 ? 2e-6 : 1e-7; }
+
+// A tiny predictor in f64 with every parameter moved off its init (biases and LayerNorms not 0 and
+// 1), so no term of the gradient vanishes: embed 4, width 16, 2 heads (dh 8: RoPE sections of 2,
+// 2 dims unrotated), depth 2, grid 2 x 2, action 2, state 3.
+std::shared_ptr<ACPredictor> tiny_model(uint64_t seed) {
+  ACPredictorConfig c;
+  c.embed_dim = 4;
+  c.action_dim = 2;
+  c.state_dim = 3;
+  c.grid_height = c.grid_width = 2;
+  c.dim = 16;
+  c.depth = 2;
+  c.heads = 2;
+  Generator gen(seed);
+  auto model = std::make_shared<ACPredictor>(c, gen);
+  model->to(DType::f64);
+  NoGrad no_grad;
+  for (Tensor& p : model->parameters()) p.add_(normal(p.shape(), 0.0, 0.3, gen, DType::f64));
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("ACPredictor parity: forward and every gradient equal PyTorch's, in f32 and f64") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    const auto model = reference_model(dtype);
+    Tensor tokens = leaf("forward.tokens", dtype), actions = leaf("forward.actions", dtype);
+    Tensor states = leaf("forward.states", dtype);
+    const Tensor out = model->forward(tokens, actions, states);  // (B, T, HW, E)
+    CHECK(difference(out, reference().at("forward.out")) <= tolerance_for(dtype));
+    sum(out * reference().at("forward.weight").to(dtype)).backward();
+    const nn::NamedTensors params = model->named_parameters();
+    REQUIRE(params.size() == reference_weights().tensors.size());
+    for (const auto& [name, p] : params) {
+      CAPTURE(name);
+      CHECK(difference(p.grad(), reference().at("grad." + name)) <= tolerance_for(dtype));
+    }
+    CHECK(difference(tokens.grad(), reference().at("grad.tokens")) <= tolerance_for(dtype));
+    CHECK(difference(actions.grad(), reference().at("grad.actions")) <= tolerance_for(dtype));
+    CHECK(difference(states.grad(), reference().at("grad.states")) <= tolerance_for(dtype));
+  }
+}
+
+TEST_CASE("ACPredictor parity: a 2 x 3 grid, whose columns RoPE places 2/3 apart") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    const auto model = reference_model(dtype, meta("wide_grid_width"));
+    NoGrad no_grad;
+    const Tensor out = model->forward(leaf("wide.tokens", dtype), leaf("forward.actions", dtype),
+                                      leaf("forward.states", dtype));
+    CHECK(difference(out, reference().at("wide.out")) <= tolerance_for(dtype));
+  }
+}
+
+TEST_CASE("ac_loss parity: teacher forcing and the fixed 2-step rollout, values and input gradients") {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CAPTURE(dtype);
+    const auto model = reference_model(dtype);
+    for (const std::string term : {"teacher_forcing", "rollout"}) {
+      CAPTURE(term);
+      Tensor features = leaf("loss.features", dtype), actions = leaf("loss.actions", dtype);
+      Tensor states = leaf("loss.states", dtype);
+      const ACLoss loss = ac_loss(*model, features, actions, states, meta("rollout_steps"));
+      const Tensor& value = term == "teacher_forcing" ? loss.teacher_forcing : loss.rollout;
+      const double expected = reference().at("loss." + term).item();
+      CHECK(value.item() == doctest::Approx(expected).epsilon(dtype == DType::f32 ? 1e-6 : 1e-12));
+      value.backward();
+      CHECK(difference(features.grad(), reference().at("loss." + term + ".grad.features")) <= tolerance_for(dtype));
+      CHECK(difference(actions.grad(), reference().at("loss." + term + ".grad.actions")) <= tolerance_for(dtype));
+      CHECK(difference(states.grad(), reference().at("loss." + term + ".grad.states")) <= tolerance_for(dtype));
+    }
+  }
+}
+
+TEST_CASE("ac_loss: the rollout's first prediction is the teacher-forced one, the second comes from [h_0, z_1]") {
+  const auto model = tiny_model(3);
+  NoGrad no_grad;
+  const Tensor h = layer_norm(random({2, 4, 4, 4}, 30, DType::f64), {4});  // (B, T, HW, E)
+  const Tensor a = random({2, 3, 2}, 31, DType::f64), s = random({2, 4, 3}, 32, DType::f64);
+  const Tensor z1 = predict_normalized(*model, h.narrow(1, 0, 1), a.narrow(1, 0, 1), s.narrow(1, 0, 1));
+  const Tensor z2 = predict_normalized(*model, cat({h.narrow(1, 0, 1), z1}, 1), a.narrow(1, 0, 2), s.narrow(1, 0, 2))
+                        .narrow(1, 1, 1);
+  const Tensor z3 = predict_normalized(*model, cat({h.narrow(1, 0, 1), z1, z2}, 1), a, s.narrow(1, 0, 3))
+                        .narrow(1, 2, 1);
+  const double two_steps = mean(abs(cat({z1, z2}, 1) - h.narrow(1, 1, 2))).item();
+  CHECK(ac_loss(*model, h, a, s).rollout.item() == doctest::Approx(two_steps).epsilon(1e-13));
+  const double three_steps = mean(abs(cat({z1, z2, z3}, 1) - h.narrow(1, 1, 3))).item();
+  CHECK(ac_loss(*model, h, a, s, 3).rollout.item() == doctest::Approx(three_steps).epsilon(1e-13));
+  // teacher forcing predicts all frames from the true context in one pass
+  const Tensor tf = predict_normalized(*model, h.narrow(1, 0, 3), a, s.narrow(1, 0, 3));
+  CHECK(ac_loss(*model, h, a, s).teacher_forcing.item() ==
+        doctest::Approx(mean(abs(tf - h.narrow(1, 1, 3))).item()).epsilon(1e-13));
+  CHECK(difference(tf.narrow(1, 0, 1), z1) <= 1e-14);
+}
+
+TEST_CASE("gradcheck: the whole ACPredictor in f64, every parameter and input") {
+  const auto model = tiny_model(5);
+  Generator gen(6);
+  std::vector<Tensor> inputs{normal({2, 2, 4, 4}, 0.0, 1.0, gen, DType::f64).requires_grad_(),
+                             normal({2, 2, 2}, 0.0, 1.0, gen, DType::f64).requires_grad_(),
+                             normal({2, 2, 3}, 0.0, 1.0, gen, DType::f64).requires_grad_()};
+  const std::vector<Tensor> params = model->parameters();
+  inputs.insert(inputs.end(), params.begin(), params.end());
+  const auto f = [&](const std::vector<Tensor>& t) { return model->forward(t[0], t[1], t[2]); };
+  const GradcheckResult result = gradcheck(f, inputs);
+  CHECK_MESSAGE(result, result);
+}
+
+TEST_CASE("ACPredictor is block-causal: frame t's output does not depend on later frames") {
+  const auto model = tiny_model(7);
+  const int64_t T = 3;
+  Tensor tokens = random({2, T, 4, 4}, 40, DType::f64).requires_grad_();
+  Tensor actions = random({2, T, 2}, 41, DType::f64).requires_grad_();
+  Tensor states = random({2, T, 3}, 42, DType::f64).requires_grad_();
+  for (int64_t t = 0; t < T; ++t) {
+    CAPTURE(t);
+    // the gradient of frame t's output reaches the inputs of frames <= t only
+    for (Tensor* x : {&tokens, &actions, &states}) x->impl().grad = nullptr;
+    sum(model->forward(tokens, actions, states).narrow(1, t, 1)).backward();
+    for (Tensor* x : {&tokens, &actions, &states}) {
+      const Tensor g = x->grad();
+      CHECK(max(abs(g.narrow(1, 0, t + 1))).item() > 1e-6);
+      if (t + 1 < T) CHECK(max(abs(g.narrow(1, t + 1, T - t - 1))).item() == 0);
+    }
+  }
+  // and as values: other later frames leave the earlier outputs bit for bit as they were
+  NoGrad no_grad;
+  const Tensor out = model->forward(tokens, actions, states);  // (B, T, HW, E)
+  const Tensor later_tokens = cat({tokens.narrow(1, 0, 1), random({2, T - 1, 4, 4}, 43, DType::f64)}, 1);
+  const Tensor later_actions = cat({actions.narrow(1, 0, 1), random({2, T - 1, 2}, 44, DType::f64)}, 1);
+  const Tensor changed = model->forward(later_tokens, later_actions, states);
+  CHECK(difference(changed.narrow(1, 0, 1), out.narrow(1, 0, 1)) == 0);
+  CHECK(difference(changed.narrow(1, 1, T - 1), out.narrow(1, 1, T - 1)) > 1e-3);
+  // a prefix of the frames gives the same outputs as the whole sequence
+  const Tensor prefix = model->forward(tokens.narrow(1, 0, 2), actions.narrow(1, 0, 2), states.narrow(1, 0, 2));
+  CHECK(difference(prefix, out.narrow(1, 0, 2)) <= 1e-14);
+}
+
+TEST_CASE("ACPredictor init is the official one: trunc-normal 0.02, zero biases, unit LayerNorms, proj and fc2 / sqrt(2 l)") {
+  ACPredictorConfig c;
+  c.embed_dim = 96;
+  c.dim = 128;
+  c.depth = 3;
+  c.heads = 4;
+  Generator gen(11);
+  const ACPredictor model(c, gen);
+  const auto stddev = [](const Tensor& t) {
+    const Tensor centred = t - mean(t);
+    return std::sqrt(mean(centred * centred).item());
+  };
+  // trunc_normal(0.02) cut at +-2 absolute, i.e. at 100 sigma: the plain normal's std
+  for (const auto& [name, p] : model.named_parameters()) {
+    CAPTURE(name);
+    const bool norm = name.find("norm") != std::string::npos;
+    const bool bias = name.size() > 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    if (bias) CHECK(max(abs(p)).item() == 0);
+    else if (norm) CHECK(difference(p, ones_like(p)) == 0);
+    else if (name.find("attn.proj.weight") != std::string::npos || name.find("mlp.fc2.weight") != std::string::npos) {
+      const int64_t layer = std::stoll(name.substr(std::string("predictor_blocks.").size())) + 1;
+      CHECK(stddev(p) == doctest::Approx(0.02 / std::sqrt(2.0 * layer)).epsilon(0.05));
+    } else CHECK(stddev(p) == doctest::Approx(0.02).epsilon(0.05));
+  }
+}
+
+TEST_CASE("ac_predictor_config_from reads the widths and depth from the official names") {
+  const ACPredictorConfig c = ac_predictor_config_from(reference_weights().tensors, 2, 3, 3, kWeightsFile);
+  CHECK(c.embed_dim == 16);
+  CHECK(c.dim == 28);
+  CHECK(c.depth == 2);
+  CHECK(c.action_dim == 2);
+  CHECK(c.state_dim == 2);
+  CHECK(static_cast<int64_t>(c.dim * c.mlp_ratio) == 112);
+  CHECK(c.qkv_bias);
+  CHECK(c.grid_height * c.grid_width == 9);
+  // an MLP width that dim * (hidden / dim) in doubles rounds below: 49 / 7 * 7 = 48.99...
+  nn::NamedTensors odd{{"predictor_embed.weight", zeros({7, 3})}, {"action_encoder.weight", zeros({7, 2})},
+                       {"state_encoder.weight", zeros({7, 2})}, {"predictor_blocks.0.norm1.weight", zeros({7})},
+                       {"predictor_blocks.0.mlp.fc1.weight", zeros({49, 7})}};
+  const ACPredictorConfig oc = ac_predictor_config_from(odd, 7, 1, 1, "odd");
+  CHECK(static_cast<int64_t>(oc.dim * oc.mlp_ratio) == 49);
+  CHECK_FALSE(oc.qkv_bias);
+
+  CHECK(error_of([&] { ac_predictor_config_from(reference_weights().tensors, 3, 2, 2, kWeightsFile); }) ==
+        "[ac_predictor_config_from] " + kWeightsFile + " holds a predictor 28 wide, which 3 heads do not divide");
+  CHECK(error_of([&] { ac_predictor_config_from({}, 2, 2, 2, "empty.safetensors"); }) ==
+        "[ac_predictor_config_from] empty.safetensors has no 'predictor_embed.weight': not a V-JEPA 2-AC predictor "
+        "under the official names");
+  nn::NamedTensors narrow_state = odd;
+  narrow_state[2].second = zeros({5, 2});
+  CHECK(error_of([&] { ac_predictor_config_from(narrow_state, 7, 1, 1, "w.safetensors"); }) ==
+        "[ac_predictor_config_from] w.safetensors has 'state_encoder.weight' of shape [5, 2], but "
+        "predictor_embed.weight [7, 3] makes the predictor 7 wide");
+}
+
+TEST_CASE("ACPredictor and ac_loss refuse inputs that do not fit, naming the shapes") {
+  const auto model = tiny_model(9);
+  const Tensor z = zeros({1, 2, 4, 4}, DType::f64), a = zeros({1, 2, 2}, DType::f64), s = zeros({1, 2, 3}, DType::f64);
+  CHECK(error_of([&] { model->forward(zeros({1, 2, 9, 4}, DType::f64), a, s); }) ==
+        "[ACPredictor] expected tokens (B, T, 4, 4) for a 2 x 2 grid of width 4, got shape [1, 2, 9, 4]");
+  CHECK(error_of([&] { model->forward(z, zeros({1, 3, 2}, DType::f64), s); }) ==
+        "[ACPredictor] tokens of shape [1, 2, 4, 4] need actions (1, 2, 2) and states (1, 2, 3), got [1, 3, 2] and "
+        "[1, 2, 3]");
+  CHECK(error_of([&] { ac_loss(*model, z, zeros({1, 1, 2}, DType::f64), s); }) ==
+        "[ac_loss] expected features (B, T, HW, D) of T >= 3 frames for 2 rollout steps, got shape [1, 2, 4, 4]");
+  CHECK(error_of([&] { ac_loss(*model, zeros({1, 3, 4, 4}, DType::f64), a, s); }) ==
+        "[ac_loss] features of 3 frames need actions (B, 2, A) and states (B, 3, S), got [1, 2, 2] and [1, 2, 3]");
+}

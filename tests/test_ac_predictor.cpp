@@ -3,14 +3,18 @@
 // forward, the gradient of every parameter and input, a 2 x 3 grid, both loss terms and their input
 // gradients, in f32 and f64. Then a finite-difference gradcheck of the whole predictor in f64, the
 // block-causality of its output, the official initialisation, the config read from a state dict and
-// the errors for inputs that do not fit.
+// the errors for inputs that do not fit. The last case runs `jepa ac-predict` on the reference
+// (the tool's path in JEPA_TOOL: plain runs of the test binary skip it, CTest runs it as
+// jepa_tool_ac_predict).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <jepa/io/npy.hpp>
 #include <jepa/io/safetensors.hpp>
 #include <jepa/models/ac_predictor.hpp>
 
 #include "kernel_checks.hpp"
+#include "run_tool.hpp"
 #include "test_files.hpp"
 
 using namespace jepa;
@@ -253,4 +257,79 @@ TEST_CASE("ACPredictor and ac_loss refuse inputs that do not fit, naming the sha
         "[ac_loss] expected features (B, T, HW, D) of T >= 3 frames for 2 rollout steps, got shape [1, 2, 4, 4]");
   CHECK(error_of([&] { ac_loss(*model, zeros({1, 3, 4, 4}, DType::f64), a, s); }) ==
         "[ac_loss] features of 3 frames need actions (B, 2, A) and states (B, 3, S), got [1, 2, 2] and [1, 2, 3]");
+}
+
+TEST_CASE("jepa ac-predict matches the PyTorch reference; it names what does not fit" * doctest::skip()) {
+  const std::string weights = data_path(kWeightsFile), out = temp_path("ac_predicted.npy");
+  const std::string tokens = data_path("ac/tokens.npy"), actions = data_path("ac/actions.npy");
+  const std::string states = data_path("ac/states.npy");
+  const auto predict = [&](const std::string& weights_file, const std::string& heads, const std::string& z,
+                           const std::string& a, const std::string& s) {
+    return run_tool("ac-predict --weights '" + weights_file + "' --heads " + heads + " --tokens '" + z +
+                    "' --actions '" + a + "' --states '" + s + "' --out '" + out + "'");
+  };
+  REQUIRE(predict(weights, "2", tokens, actions, states).status == 0);
+  const Tensor predicted = load_npy(out);
+  CHECK(predicted.dtype() == DType::f32);
+  const Tensor& expected = reference().at("forward.out");
+  REQUIRE(predicted.shape() == expected.shape());
+  const double worst = max(abs(predicted.to(DType::f64) - expected.to(DType::f64))).item();
+  MESSAGE("jepa ac-predict vs PyTorch: max abs difference ", worst);
+  CHECK(worst <= 1e-5);
+
+  const auto check_fails = [&](const ToolResult& result, const std::string& message) {
+    CHECK_MESSAGE(result.status != 0, "ac-predict succeeded where it should have said: ", message);
+    CHECK_MESSAGE(result.errors.find(message) != std::string::npos, "expected '", message, "' in: ", result.errors);
+  };
+  check_fails(predict(weights, "3", tokens, actions, states),
+              "jepa: [ac-predict] --weights: [ac_predictor_config_from] " + weights +
+                  " holds a predictor 28 wide, which 3 heads do not divide");
+  const auto npy = [](const std::string& name, const Tensor& t) {
+    const std::string path = temp_path(name);
+    save_npy(path, t);
+    return path;
+  };
+  const std::string not_square = npy("not_square.npy", zeros({2, 3, 3, 16}));
+  check_fails(predict(weights, "2", not_square, actions, states),
+              "[ac-predict] tokens " + not_square +
+                  " have shape [2, 3, 3, 16]; expected (B, T, N, D) with N the patches of a square grid");
+  const std::string narrow = npy("narrow.npy", zeros({2, 3, 4, 8}));
+  check_fails(predict(weights, "2", narrow, actions, states),
+              "[ac-predict] tokens " + narrow + " have shape [2, 3, 4, 8], but the predictor in " + weights +
+                  " takes tokens 16 wide (predictor_embed.weight [28, 16])");
+  const std::string two_actions = npy("two_actions.npy", zeros({2, 2, 2}));
+  check_fails(predict(weights, "2", tokens, two_actions, states),
+              "[ac-predict] actions " + two_actions + " have shape [2, 2, 2]; tokens of shape [2, 3, 4, 16] and the "
+                  "predictor in " + weights + " (action_encoder.weight [28, 2]) need (2, 3, 2)");
+  const std::string wide_states = npy("wide_states.npy", zeros({2, 3, 4}));
+  check_fails(predict(weights, "2", tokens, actions, wide_states),
+              "[ac-predict] states " + wide_states + " have shape [2, 3, 4]; tokens of shape [2, 3, 4, 16] and the "
+                  "predictor in " + weights + " (state_encoder.weight [28, 2]) need (2, 3, 2)");
+
+  const nn::NamedTensors& stored = reference_weights().tensors;
+  const auto weights_file = [](const std::string& name, const nn::NamedTensors& tensors) {
+    const std::string path = temp_path(name);
+    save_safetensors(path, tensors);
+    return path;
+  };
+  nn::NamedTensors without_norm_bias;
+  for (const auto& [name, t] : stored)
+    if (name != "predictor_norm.bias") without_norm_bias.emplace_back(name, t);
+  const std::string incomplete = weights_file("incomplete.safetensors", without_norm_bias);
+  check_fails(predict(incomplete, "2", tokens, actions, states),
+              "[ac-predict] weights file " + incomplete + " lacks 1 of the 34 tensors of the V-JEPA 2-AC predictor "
+                  "(width 28, depth 2): 'predictor_norm.bias'");
+  nn::NamedTensors with_extrinsics = stored;
+  with_extrinsics.emplace_back("extrinsics_encoder.weight", zeros({28, 1}));
+  const std::string extra = weights_file("extra.safetensors", with_extrinsics);
+  check_fails(predict(extra, "2", tokens, actions, states),
+              "[ac-predict] weights file " + extra + " has 1 tensors the V-JEPA 2-AC predictor (width 28, depth 2) "
+                  "does not have: 'extrinsics_encoder.weight'");
+  nn::NamedTensors narrow_mlp = stored;
+  for (auto& [name, t] : narrow_mlp)
+    if (name == "predictor_blocks.1.mlp.fc1.weight") t = zeros({100, 28});
+  const std::string odd = weights_file("odd.safetensors", narrow_mlp);
+  check_fails(predict(odd, "2", tokens, actions, states),
+              "[ac-predict] weights file " + odd + " has 'predictor_blocks.1.mlp.fc1.weight' of shape [100, 28], the "
+                  "V-JEPA 2-AC predictor (width 28, depth 2) expects [112, 28]");
 }

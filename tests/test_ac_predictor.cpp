@@ -3,7 +3,8 @@
 // forward, the gradient of every parameter and input, a 2 x 3 grid, both loss terms and their input
 // gradients, in f32 and f64. Then a finite-difference gradcheck of the whole predictor in f64, the
 // block-causality of its output, the official initialisation, the config read from a state dict and
-// the errors for inputs that do not fit. The last case runs `jepa ac-predict` on the reference
+// the errors for inputs that do not fit. ACWorldModel's batched rollout against the predictor called
+// step by step, its dead reckoning, and a plan() through it. The last case runs `jepa ac-predict` on the reference
 // (the tool's path in JEPA_TOOL: plain runs of the test binary skip it, CTest runs it as
 // jepa_tool_ac_predict).
 #include <doctest/doctest.h>
@@ -12,6 +13,7 @@
 #include <jepa/io/npy.hpp>
 #include <jepa/io/safetensors.hpp>
 #include <jepa/models/ac_predictor.hpp>
+#include <jepa/models/ac_world_model.hpp>
 
 #include "kernel_checks.hpp"
 #include "run_tool.hpp"
@@ -257,6 +259,84 @@ TEST_CASE("ACPredictor and ac_loss refuse inputs that do not fit, naming the sha
         "[ac_loss] expected features (B, T, HW, D) of T >= 3 frames for 2 rollout steps, got shape [1, 2, 4, 4]");
   CHECK(error_of([&] { ac_loss(*model, zeros({1, 3, 4, 4}, DType::f64), a, s); }) ==
         "[ac_loss] features of 3 frames need actions (B, 2, A) and states (B, 3, S), got [1, 2, 2] and [1, 2, 3]");
+}
+
+TEST_CASE("ACWorldModel rolls all candidates as one batch, as the predictor called step by step does") {
+  const auto predictor = tiny_model(13);  // state dim 3: a dead reckoning of its own
+  const DeadReckoning drift = [](const Tensor& state, const Tensor& action) {
+    return state + cat({action, action.narrow(1, 0, 1)}, 1) * 0.5;
+  };
+  ACWorldModel world(predictor, drift);
+  const Tensor context = layer_norm(random({4, 4}, 50, DType::f64), {4});  // (HW, E)
+  const Tensor state = random({3}, 51, DType::f64);
+  const Tensor actions = random({5, 3, 2}, 52, DType::f64, -1, 1);        // (N, H, A)
+  NoGrad no_grad;
+  world.prepare(context, state);
+  const Tensor rolled = world.rollout(actions);  // (N, H, HW, E)
+  REQUIRE(rolled.shape() == Shape{5, 3, 4, 4});
+  for (int64_t n = 0; n < 5; ++n) {
+    CAPTURE(n);
+    Tensor frames = context.reshape({1, 1, 4, 4}), states = state.reshape({1, 1, 3});
+    for (int64_t h = 0; h < 3; ++h) {
+      const Tensor a = actions.narrow(0, n, 1).narrow(1, 0, h + 1);  // (1, h+1, A)
+      const Tensor z = predictor->forward(frames, a, states).narrow(1, h, 1);
+      const Tensor next = layer_norm(z, {4});
+      CHECK(difference(rolled.narrow(0, n, 1).narrow(1, h, 1), next) <= 1e-13);
+      frames = cat({frames, next}, 1);
+      const std::vector<double> s = states.narrow(1, h, 1).to_vector<double>(),
+                                u = actions.narrow(0, n, 1).narrow(1, h, 1).to_vector<double>();
+      const std::vector<double> moved{s[0] + 0.5 * u[0], s[1] + 0.5 * u[1], s[2] + 0.5 * u[0]};
+      states = cat({states, from_vector(moved, {1, 1, 3}, DType::f64)}, 1);
+    }
+  }
+  // the same context and actions again give the same features: prepare() holds the only state
+  world.prepare(context.unsqueeze(0), state);
+  CHECK(difference(world.rollout(actions), rolled) == 0);
+  CHECK(error_of([&] { world.prepare(zeros({2, 4, 4}, DType::f64), state); }) ==
+        "[ACWorldModel] expected the features of one frame, (4, 4) or (1, 4, 4), got shape [2, 4, 4]");
+  CHECK(error_of([&] { world.prepare(context, zeros({4}, DType::f64)); }) ==
+        "[ACWorldModel] expected a state of shape (3), got [4]");
+  CHECK(error_of([&] { world.rollout(zeros({5, 3, 3}, DType::f64)); }) ==
+        "[ACWorldModel] expected actions (N, H, 2) with H >= 1, got shape [5, 3, 3]");
+}
+
+TEST_CASE("agent_dead_reckoning moves the agent by max_speed * action, which becomes its velocity") {
+  const Tensor state = from_vector(std::vector<double>{10, 20, 0.3, -0.2, 5, 6, 0, 0}, {2, 4});
+  const Tensor action = from_vector(std::vector<double>{1, -0.5, 0, 0.25}, {2, 2});
+  const std::vector<double> next = agent_dead_reckoning(1.5)(state, action).to_vector<double>();
+  CHECK(next == std::vector<double>{11.5, 19.25, 1.5, -0.75, 5, 6.375, 0, 0.375});
+}
+
+TEST_CASE("plan() with ACWorldModel: the best energy is that of the best actions rolled out again") {
+  ACPredictorConfig c;
+  c.embed_dim = 8;
+  c.action_dim = 2;
+  c.state_dim = 4;
+  c.grid_height = c.grid_width = 2;
+  c.dim = 16;
+  c.depth = 1;
+  c.heads = 2;
+  Generator gen(17);
+  auto predictor = std::make_shared<ACPredictor>(c, gen);
+  ACWorldModel world(predictor, agent_dead_reckoning(1.5));
+  const Tensor context = layer_norm(random({4, 8}, 60, DType::f32), {8}), goal = layer_norm(random({4, 8}, 61, DType::f32), {8});
+  const Tensor state = from_vector(std::vector<float>{16, 16, 0, 0}, {4});
+  PlanOptions options;
+  options.horizon = 3;
+  options.iterations = 3;
+  options.samples = 32;
+  options.elites = 4;
+  options.action_low = {-1, -1};
+  options.action_high = {1, 1};
+  options.init_std = {1, 1};
+  Generator noise(18);
+  const PlanResult result = plan(world, context, state, goal, options, noise);
+  REQUIRE(result.actions.shape() == Shape{3, 2});
+  NoGrad no_grad;
+  world.prepare(context, state);
+  const Tensor again = world.rollout(result.best_actions.unsqueeze(0));  // (1, H, HW, E)
+  CHECK(energy(again, goal).item() == doctest::Approx(result.best_energy).epsilon(1e-5));
+  CHECK(max(abs(result.actions)).item() <= 1);
 }
 
 TEST_CASE("jepa ac-predict matches the PyTorch reference; it names what does not fit" * doctest::skip()) {

@@ -21,7 +21,6 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -30,6 +29,7 @@
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/trainer.hpp>
 
+#include "run_tool.hpp"
 #include "test_files.hpp"
 
 using namespace jepa;
@@ -203,21 +203,6 @@ TEST_CASE("One JepaTrainer step (AdamW with the official groups, then EMA) match
 
 namespace {
 
-struct ToolResult {
-  int status;
-  std::string errors;  // what the tool wrote to stderr
-};
-
-ToolResult run_tool(const std::string& arguments) {
-  const char* tool = std::getenv("JEPA_TOOL");
-  REQUIRE_MESSAGE(tool != nullptr, "set JEPA_TOOL to the jepa executable (ctest -R jepa_tool_init_embed does)");
-  const std::string errors = test::temp_path("stderr.txt");
-  const std::string command = detail::concat("'", tool, "' ", arguments, " > /dev/null 2> '", errors, "'");
-  const int status = std::system(command.c_str());
-  const test::Bytes text = test::read_bytes(errors);
-  return {status, std::string(text.begin(), text.end())};
-}
-
 double max_abs_difference(const Tensor& ours, const Tensor& reference) {
   REQUIRE(ours.shape() == reference.shape());
   const std::vector<double> a = ours.to_vector<double>(), b = reference.to_vector<double>();
@@ -236,11 +221,11 @@ TEST_CASE("jepa init and embed match the PyTorch reference; embed names what is 
   const std::string images = test::data_path("jepa_tool/images.npy");
   const std::string weights = test::temp_path("init.safetensors"), out = test::temp_path("out.npy");
   auto embed = [&](const std::string& weights_file, const std::string& flags) {
-    return run_tool("embed --weights '" + weights_file + "' --input '" + images + "' --out '" + out +
+    return test::run_tool("embed --weights '" + weights_file + "' --input '" + images + "' --out '" + out +
                     "' --batch-size 2 " + flags);
   };
 
-  REQUIRE(run_tool("init " + spec + " --seed " + meta.at("seed") + " --out '" + weights + "'").status == 0);
+  REQUIRE(test::run_tool("init " + spec + " --seed " + meta.at("seed") + " --out '" + weights + "'").status == 0);
   const SafeTensors init = load_safetensors(weights);
   {  // the weights check_embed.py computed the expected output from
     const std::vector<double> fingerprint = expected.at("init_fingerprint").to_vector<double>();
@@ -276,7 +261,7 @@ TEST_CASE("jepa init and embed match the PyTorch reference; embed names what is 
   // A shallower encoder, as train-ijepa's --depth makes, in a checkpoint-like file whose metadata
   // gives every size: embed needs only the prefix.
   const std::string shallow = test::temp_path("shallow.safetensors");
-  REQUIRE(run_tool("init " + spec + " --depth 2 --seed 1 --out '" + shallow + "'").status == 0);
+  REQUIRE(test::run_tool("init " + spec + " --depth 2 --seed 1 --out '" + shallow + "'").status == 0);
   const SafeTensors shallow_init = load_safetensors(shallow);
   nn::NamedTensors shallow_modules;
   for (const auto& [name, t] : shallow_init.tensors) shallow_modules.emplace_back("target_encoder." + name, t);
@@ -286,7 +271,7 @@ TEST_CASE("jepa init and embed match the PyTorch reference; embed names what is 
   CHECK(load_npy(out).shape() == expected.at("embeddings").shape());
 
   auto check_fails = [&](const std::string& weights_file, const std::string& flags, const std::string& message) {
-    const ToolResult result = embed(weights_file, flags);
+    const test::ToolResult result = embed(weights_file, flags);
     CHECK_MESSAGE(result.status != 0, "embed ", flags, " succeeded");
     CHECK_MESSAGE(result.errors.find(message) != std::string::npos, "expected '", message, "' in: ", result.errors);
   };
@@ -297,7 +282,7 @@ TEST_CASE("jepa init and embed match the PyTorch reference; embed names what is 
                               "'patch_embed.proj.weight', 'patch_embed.proj.bias', 'blocks.0.norm1.weight' and 145 more;"
                               " it has encoders under --prefix 'encoder.', 'target_encoder.'");
   check_fails(combined, "--prefix target_encoder. --model vit_small --patch 4 --img 28 --channels 1",
-              "has 'target_encoder.pos_embed' of shape [1, 49, 192], the vit_small model expects [1, 49, 384]");
+              "has 'target_encoder.pos_embed' of shape [1, 49, 192], the vit_small encoder expects [1, 49, 384]");
 
   nn::NamedTensors without_norm(init.tensors.begin(), init.tensors.end() - 2);
   const std::string incomplete = test::temp_path("incomplete.safetensors");
@@ -317,7 +302,7 @@ TEST_CASE("jepa init and embed match the PyTorch reference; embed names what is 
 
   const std::string small_images = test::temp_path("small.npy");
   save_npy(small_images, zeros({2, 1, 20, 20}));
-  const ToolResult wrong_input = run_tool("embed --weights '" + weights + "' --input '" + small_images + "' --out '" + out + "'");
+  const test::ToolResult wrong_input = test::run_tool("embed --weights '" + weights + "' --input '" + small_images + "' --out '" + out + "'");
   CHECK(wrong_input.status != 0);
   CHECK_MESSAGE(wrong_input.errors.find("has shape [2, 1, 20, 20]; the encoder expects (N, 1, 28, 28)") != std::string::npos,
                 wrong_input.errors);

@@ -11,5 +11,6 @@ void register_init_embed(CLI::App& app);   // init_embed.cpp: `jepa init` and `j
 void register_train_vjepa(CLI::App& app);  // train_vjepa.cpp
 void register_probe_video(CLI::App& app);  // probe_video.cpp
 void register_surprise(CLI::App& app);     // surprise.cpp
+void register_ac_predict(CLI::App& app);   // ac_predict.cpp
 
 }  // namespace jepa::tool

@@ -25,6 +25,7 @@
 
 #include "commands.hpp"
 #include "device_flag.hpp"
+#include "weights_file.hpp"
 
 namespace jepa::tool {
 namespace {
@@ -83,14 +84,6 @@ EncoderSpec resolve_spec(EncoderSpec spec, const std::map<std::string, std::stri
   return spec;
 }
 
-std::string name_list(const std::vector<std::string>& names) {
-  constexpr size_t kShown = 4;
-  std::string out;
-  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", '" : "'") + names[i] + "'";
-  if (names.size() > kShown) out += jepa::detail::concat(" and ", names.size() - kShown, " more");
-  return out;
-}
-
 // The prefixes under which the file stores a whole encoder (those of its '*pos_embed' tensors),
 // offered when the names the model needs are not there.
 std::string prefix_hint(const SafeTensors& file) {
@@ -103,40 +96,6 @@ std::string prefix_hint(const SafeTensors& file) {
       prefixes.push_back(name.substr(0, size - leaf.size()));
   }
   return prefixes.empty() ? "" : "; it has encoders under --prefix " + name_list(prefixes);
-}
-
-// Copies prefix + <official name> of every encoder tensor from the file into `encoder` (any float
-// dtype, converted to float32). All must be present with the model's shapes, and the prefix must
-// hold nothing else: a deeper or wider model's weights are an error, not a silent partial load.
-void load_encoder(models::VisionTransformer& encoder, const SafeTensors& file, const std::string& prefix,
-                  const std::string& path, const std::string& model) {
-  std::map<std::string, const Tensor*> stored;
-  for (const auto& [name, t] : file.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) stored.emplace(name.substr(prefix.size()), &t);
-  const nn::NamedTensors wanted = encoder.state_dict();
-  nn::NamedTensors state;
-  std::vector<std::string> missing;
-  for (const auto& [name, t] : wanted) {
-    const auto it = stored.find(name);
-    if (it == stored.end()) {
-      missing.push_back(prefix + name);
-      continue;
-    }
-    const Tensor& source = *it->second;
-    JEPA_CHECK(source.shape() == t.shape(), "embed", "weights file ", path, " has '", prefix + name, "' of shape ",
-               source.shape(), ", the ", model, " model expects ", t.shape());
-    JEPA_CHECK(is_floating(source.dtype()), "embed", "weights file ", path, " has '", prefix + name, "' of dtype ",
-               source.dtype(), ", expected a float type");
-    state.emplace_back(name, source);
-    stored.erase(it);
-  }
-  JEPA_CHECK(missing.empty(), "embed", "weights file ", path, " lacks ", missing.size(), " of the ", wanted.size(),
-             " tensors of the ", model, " encoder: ", name_list(missing), prefix_hint(file));
-  std::vector<std::string> unused;
-  for (const auto& [name, t] : stored) unused.push_back(prefix + name);
-  JEPA_CHECK(unused.empty(), "embed", "weights file ", path, " has ", unused.size(), " tensors the ", model,
-             " encoder does not have: ", name_list(unused), " (weights of another model size?)");
-  encoder.load_state_dict(state);
 }
 
 struct InitOptions {
@@ -175,7 +134,7 @@ void run_embed(EmbedOptions o) {
   const EncoderSpec spec = resolve_spec(o.spec, file.metadata, o.weights);
   Generator overwritten_init(0);
   models::VisionTransformer encoder(encoder_config(spec), overwritten_init);
-  load_encoder(encoder, file, o.prefix, o.weights, spec.model);
+  load_weights(encoder, file, {"embed", o.weights, o.prefix, spec.model + " encoder", prefix_hint(file)});
   encoder.set_training(false);
   encoder.to(device);
 

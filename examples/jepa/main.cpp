@@ -5,6 +5,7 @@
 //   jepa probe-video --checkpoint DIR attentive probes of ball positions, velocities and counts
 //   jepa surprise --checkpoint DIR    intuitive-physics surprise test (impossible vs possible clips)
 //   jepa init / jepa embed            write encoder weights; run an encoder on a .npy batch
+//   jepa ac-predict --weights W ...   run a V-JEPA 2-AC predictor on .npy tokens, actions and states
 // Run `jepa <command> --help` for the flags of each.
 #include <iostream>
 
@@ -13,7 +14,7 @@
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"jepa: JEPA world models in C++ (I-JEPA, V-JEPA) on CPU and GPU"};
+  CLI::App app{"jepa: JEPA world models in C++ (I-JEPA, V-JEPA, V-JEPA 2-AC) on CPU and GPU"};
   app.require_subcommand(1);
   jepa::tool::register_train_ijepa(app);
   jepa::tool::register_probe(app);
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   jepa::tool::register_train_vjepa(app);
   jepa::tool::register_probe_video(app);
   jepa::tool::register_surprise(app);
+  jepa::tool::register_ac_predict(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -89,6 +89,18 @@ class Module {
     }
   }
 
+  // Converts every parameter and buffer to `dtype` (f64 for gradient checks of whole models),
+  // keeping tensor identities.
+  void to(DType dtype) {
+    for (auto& [name, t] : state_dict()) {
+      if (t.dtype() == dtype) continue;
+      Tensor converted = t.detach().to(dtype);
+      t.impl().dtype = dtype;
+      rebind(t, converted);
+      t.impl().grad = nullptr;  // a gradient of the old dtype no longer matches
+    }
+  }
+
   void zero_grad() {
     for (Tensor& t : parameters()) t.zero_grad();
   }

@@ -8,13 +8,13 @@
 #include <iostream>
 
 #include <jepa/data/transforms.hpp>
+#include <jepa/models/checkpoint.hpp>
 #include <jepa/models/linear_probe.hpp>
 
 #include "commands.hpp"
 #include "ijepa_options.hpp"
 #include "metrics.hpp"
 #include "progress.hpp"
-#include "training_run.hpp"
 
 namespace jepa::tool {
 namespace {
@@ -46,15 +46,16 @@ Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& 
 void probe(const ProbeFlags& flags) {
   const Device device = use_device(flags.device, "probe");
   use_threads(flags.threads);
-  const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
-  const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
-  IJEPARunOptions run = from_metadata<IJEPARunOptions>(saved.metadata, path);
+  const models::Checkpoint saved =
+      models::load_checkpoint(models::checkpoint_in(flags.checkpoint), models::kIJEPACheckpointFormat);
+  const std::string path = saved.path.string();
+  IJEPARunOptions run = from_settings<IJEPARunOptions>(saved.info.settings, path);
   if (!flags.data.empty()) run.data = flags.data;
   const models::IJEPAConfig config = run.model_config();
 
   Generator init(run.seed);
   models::VisionTransformer trained(config.encoder, init);
-  trained.load_state_dict(models::with_prefix(saved.tensors, flags.encoder == "target" ? "target_encoder." : "encoder."));
+  trained.load_state_dict(saved.module(flags.encoder == "target" ? models::kTargetEncoderPrefix : models::kEncoderPrefix));
   Generator other(run.seed + 1);
   models::VisionTransformer random_init(config.encoder, other);
   trained.to(device);
@@ -66,7 +67,7 @@ void probe(const ProbeFlags& flags) {
   const Tensor test_x = normalize(first_rows(test.images, flags.limit_test)).to(device);
   const Tensor train_y = first_rows(train.labels, flags.limit_train).to(device);
   const Tensor test_y = first_rows(test.labels, flags.limit_test).to(device);
-  const int64_t step = saved_step(saved, path);
+  const int64_t step = saved.step;
   std::cout << "probing " << path << " (step " << step << ") on " << train_x.size(0)
             << " train / " << test_x.size(0) << " test images\n";
 

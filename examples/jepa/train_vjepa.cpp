@@ -18,7 +18,7 @@ struct VideoBatch {
 
 void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   const Device device = use_device(flags.device, "train-vjepa");
-  const SafeTensors resumed = start_training(flags, kVJEPATrainFormat, "train-vjepa");
+  const std::optional<models::Checkpoint> resumed = start_training(flags, models::kVJEPACheckpointFormat, "train-vjepa");
   const VJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
   const PhysicsConfig world = run.physics_config();
@@ -32,7 +32,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   model.to(device);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder,
                               optim.recipe(steps_per_epoch, run.ipe_scale));
-  load_start(trainer, flags, resumed, kVJEPATrainFormat);
+  load_start(trainer, flags, resumed, models::kVJEPACheckpointFormat);
   const int64_t first = trainer.steps_taken();
   const models::ViTConfig& encoder = model.config().encoder;
   std::cout << "V-JEPA: width " << encoder.dim << ", depth " << encoder.depth << ", " << encoder.heads << " heads, "
@@ -56,7 +56,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   if (run.loss_exp == 1) loss_name << "L1";
   else loss_name << "|error|^" << run.loss_exp << " / " << run.loss_exp;
   TrainingRun training =
-      training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
+      training_run(flags, models::kVJEPACheckpointFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
   training.unit = "clip";
   run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) {
     std::vector<models::MaskPair> masks;

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   if (!dump.empty()) {
-    auto meta = tool::to_metadata(run);
+    auto meta = tool::to_settings(run);
     meta["steps"] = std::to_string(total);
     meta["warmup"] = std::to_string(warmup);
     save_safetensors(dump, work, meta);

@@ -221,6 +221,43 @@ TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
 }
 
+TEST_CASE("linear probe: separable classes are read off an encoder's pooled features and off pixels") {
+  // Two classes of 8 x 8 images: the bright half is the left one or the right one, plus noise.
+  Generator gen(9);
+  const auto images = [&](int64_t n) {
+    std::vector<float> pixels;
+    std::vector<int64_t> labels;
+    const std::vector<float> noise = uniform({n, 64}, -0.1, 0.1, gen).to_vector<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      labels.push_back(i % 2);
+      for (int64_t p = 0; p < 64; ++p)
+        pixels.push_back(((p % 8 < 4) == (i % 2 == 0) ? 1.0f : 0.0f) + noise[static_cast<size_t>(i * 64 + p)]);
+    }
+    return models::LabelledImages{from_vector(pixels, {n, 1, 8, 8}), from_vector(labels, {n})};
+  };
+  const models::LabelledImages train = images(64), test = images(32);
+  models::ViTConfig c = models::vit_config("vit_tiny", 8, 4, 1);
+  c.depth = 2;
+  const models::VisionTransformer encoder(c, gen);
+  const models::ProbeOptions options{20, 16, 1e-2, 1e-4, 0};
+  std::vector<std::string> calls;
+  const models::ProbeResult r = models::evaluate_linear_probe(
+      encoder, train, test, 1, options,
+      [&](const char* split, int64_t done, int64_t total) {
+        calls.push_back(std::string(split) + " " + std::to_string(done) + "/" + std::to_string(total));
+      });
+  CHECK(calls == std::vector<std::string>{"train 0/64", "train 64/64", "test 0/32", "test 32/32"});
+  CHECK(r.test_accuracy == 1.0);
+  // The same as probing the last block's pooled features by hand.
+  const models::ProbeResult by_hand = models::linear_probe(models::pooled_features(encoder, train.images, 1),
+                                                           train.labels, models::pooled_features(encoder, test.images, 1),
+                                                           test.labels, options);
+  CHECK(r.train_accuracy == by_hand.train_accuracy);
+  const models::ProbeResult pixels =
+      models::linear_probe(train.images.flatten(1), train.labels, test.images.flatten(1), test.labels, options);
+  CHECK(pixels.test_accuracy == 1.0);
+}
+
 namespace {
 
 // A one-block I-JEPA on 8x8 images of 4x4 patches and one batch of two images, for trainer tests.

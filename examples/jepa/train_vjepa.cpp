@@ -1,11 +1,12 @@
 // `jepa train-vjepa`: pretrains V-JEPA on clips of the synthetic physics world, on the CPU by
 // default. Writes to --out: checkpoint.safetensors, metrics.jsonl and loss.png (training_run.hpp).
-// The loader thread generates each batch's clips (physics_data.hpp) and samples its 3-D masks from
+// The loader thread generates each batch's clips (data/physics_clips.hpp) and samples its 3-D masks from
 // the global step, so `--resume DIR` reproduces an uninterrupted run with the same thread count.
 // `--init-from DIR` starts a new run from another one's model: a curriculum, e.g. the balls on a
 // world without the occluder first (docs/experiments/vjepa-surprise-curriculum.md).
+#include <jepa/data/physics_clips.hpp>
+
 #include "commands.hpp"
-#include "physics_data.hpp"
 #include "vjepa_options.hpp"
 
 namespace jepa::tool {
@@ -47,7 +48,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   BatchLoader<VideoBatch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
     const ClipBatch clips = generate_batch(world, clip_seeds(run.seed, ClipStream::train, plan.indices));
     const models::MaskBatch masks = masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step);
-    VideoBatch batch{normalize(clips.frames, stats), {}};
+    VideoBatch batch{normalize_clips(clips.frames, stats), {}};
     for (size_t i = 0; i < masks.context.size(); ++i) batch.masks.push_back({masks.context[i], masks.targets[i]});
     return batch;
   });

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   // Tensors live between the steps' peaks too (weights, optimizer state): the peak of in-use bytes.
   const double peak_mib = device.is_gpu() ? gpu::memory_stats(device.index).peak_in_use_bytes / 1048576.0 : 0.0;
   if (!dump.empty()) {
-    auto meta = tool::to_metadata(run);
+    auto meta = tool::to_settings(run);
     meta["steps"] = std::to_string(total);
     meta["warmup"] = std::to_string(warmup);
     save_safetensors(dump, work, meta);

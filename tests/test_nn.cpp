@@ -4,6 +4,7 @@
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/vjepa.hpp>
 #include <jepa/models/attentive_probe.hpp>
+#include <jepa/models/checkpoint.hpp>
 #include <jepa/models/linear_probe.hpp>
 #include <jepa/models/trainer.hpp>
 #include <jepa/optim/adamw.hpp>
@@ -220,6 +221,43 @@ TEST_CASE("attentive probe: shapes, names, gradients reach the query token") {
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-5));
 }
 
+TEST_CASE("linear probe: separable classes are read off an encoder's pooled features and off pixels") {
+  // Two classes of 8 x 8 images: the bright half is the left one or the right one, plus noise.
+  Generator gen(9);
+  const auto images = [&](int64_t n) {
+    std::vector<float> pixels;
+    std::vector<int64_t> labels;
+    const std::vector<float> noise = uniform({n, 64}, -0.1, 0.1, gen).to_vector<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      labels.push_back(i % 2);
+      for (int64_t p = 0; p < 64; ++p)
+        pixels.push_back(((p % 8 < 4) == (i % 2 == 0) ? 1.0f : 0.0f) + noise[static_cast<size_t>(i * 64 + p)]);
+    }
+    return models::LabelledImages{from_vector(pixels, {n, 1, 8, 8}), from_vector(labels, {n})};
+  };
+  const models::LabelledImages train = images(64), test = images(32);
+  models::ViTConfig c = models::vit_config("vit_tiny", 8, 4, 1);
+  c.depth = 2;
+  const models::VisionTransformer encoder(c, gen);
+  const models::ProbeOptions options{20, 16, 1e-2, 1e-4, 0};
+  std::vector<std::string> calls;
+  const models::ProbeResult r = models::evaluate_linear_probe(
+      encoder, train, test, 1, options,
+      [&](const char* split, int64_t done, int64_t total) {
+        calls.push_back(std::string(split) + " " + std::to_string(done) + "/" + std::to_string(total));
+      });
+  CHECK(calls == std::vector<std::string>{"train 0/64", "train 64/64", "test 0/32", "test 32/32"});
+  CHECK(r.test_accuracy == 1.0);
+  // The same as probing the last block's pooled features by hand.
+  const models::ProbeResult by_hand = models::linear_probe(models::pooled_features(encoder, train.images, 1),
+                                                           train.labels, models::pooled_features(encoder, test.images, 1),
+                                                           test.labels, options);
+  CHECK(r.train_accuracy == by_hand.train_accuracy);
+  const models::ProbeResult pixels =
+      models::linear_probe(train.images.flatten(1), train.labels, test.images.flatten(1), test.labels, options);
+  CHECK(pixels.test_accuracy == 1.0);
+}
+
 namespace {
 
 // A one-block I-JEPA on 8x8 images of 4x4 patches and one batch of two images, for trainer tests.
@@ -242,7 +280,7 @@ struct TinyIJEPA {
 
 }  // namespace
 
-TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the target by EMA; state round-trips") {
+TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the target by EMA") {
   TinyIJEPA tiny;
   models::IJEPA& model = tiny.model;
   models::TrainRecipe recipe;
@@ -258,37 +296,66 @@ TEST_CASE("trainer: one step follows the schedules, updates by AdamW, moves the 
   // EMA: the target moved 0.4% of the way to the updated encoder.
   const double enc = model.encoder->norm->bias.at({0});
   CHECK(model.target_encoder->norm->bias.at({0}) == doctest::Approx(0.996 * target_before + 0.004 * enc));
-  auto state = trainer.state_dict();
-  CHECK(state.front().first == "encoder.pos_embed");
-  CHECK(state.back().first == "optimizer.adamw.step");
-  models::IJEPA other(tiny.cfg, tiny.gen);
-  models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
-  resumed.load_state_dict(state);
-  CHECK(resumed.steps_taken() == 1);
-  CHECK(other.encoder->blocks[0]->attn->qkv->weight.to_vector<double>() ==
-        model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>());
-  auto a = trainer.step([&] { return tiny.loss(); });
-  auto b = resumed.step([&] { return other.loss(tiny.images, {tiny.ctx}, {tiny.tgt}); });
-  CHECK(a.loss == b.loss);
-  CHECK(other.predictor->predictor_proj->weight.to_vector<double>() ==
-        model.predictor->predictor_proj->weight.to_vector<double>());
   CHECK_THROWS_WITH_AS(trainer.step([&] { return tiny.loss() * NAN; }),
-                       "[train] loss is nan at step 3; stopping before the update (the last checkpoint is intact)",
+                       "[train] loss is nan at step 2; stopping before the update (the last checkpoint is intact)",
                        Error);
 }
 
-TEST_CASE("trainer: load_weights takes the three modules' weights and leaves the optimizer fresh") {
+namespace {
+
+std::vector<double> qkv_weights(const models::IJEPA& model) {
+  return model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>();
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: saved, loaded and resumed, a run goes on as if never stopped") {
+  TinyIJEPA tiny;
+  models::TrainRecipe recipe;
+  recipe.epochs = 2;
+  recipe.iterations_per_epoch = 5;
+  models::JepaTrainer trainer(tiny.model.encoder, tiny.model.predictor, tiny.model.target_encoder, recipe);
+  trainer.step([&] { return tiny.loss(); });
+  const nn::NamedTensors state = models::training_state(trainer);
+  CHECK(state.front().first == "encoder.pos_embed");
+  CHECK(state.back().first == "optimizer.adamw.step");
+  const std::string path = test::temp_path("resume.safetensors");
+  models::save_checkpoint(path, trainer, {models::kIJEPACheckpointFormat, {{"seed", "7"}}, "/runs/easy"});
+
+  const models::Checkpoint saved = models::load_checkpoint(path, models::kIJEPACheckpointFormat);
+  CHECK(saved.step == 1);
+  CHECK(saved.info.format == "jepa-cpp/ijepa-train/1");
+  CHECK(saved.info.init_from == "/runs/easy");
+  CHECK(saved.info.settings == std::map<std::string, std::string>{{"seed", "7"}});  // format keys apart
+  REQUIRE(saved.tensors.size() == state.size());
+  for (size_t i = 0; i < state.size(); ++i) CHECK(saved.tensors[i].first == state[i].first);
+
+  models::IJEPA other(tiny.cfg, tiny.gen);
+  models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
+  REQUIRE(qkv_weights(other) != qkv_weights(tiny.model));
+  models::resume(resumed, saved);
+  CHECK(resumed.steps_taken() == 1);
+  CHECK(qkv_weights(other) == qkv_weights(tiny.model));
+  const models::StepStats a = trainer.step([&] { return tiny.loss(); });
+  const models::StepStats b = resumed.step([&] { return other.loss(tiny.images, {tiny.ctx}, {tiny.tgt}); });
+  CHECK(a.loss == b.loss);  // the AdamW moments came back too: the second updates agree
+  CHECK(other.predictor->predictor_proj->weight.to_vector<double>() ==
+        tiny.model.predictor->predictor_proj->weight.to_vector<double>());
+}
+
+TEST_CASE("checkpoint: warm_start takes the three modules' weights and leaves the optimizer fresh") {
   TinyIJEPA trained, fresh;
   models::TrainRecipe recipe;
   recipe.iterations_per_epoch = 5;
   models::JepaTrainer first(trained.model.encoder, trained.model.predictor, trained.model.target_encoder, recipe);
   first.step([&] { return trained.loss(); });
+  const std::string path = test::temp_path("warm.safetensors");
+  models::save_checkpoint(path, first, {models::kIJEPACheckpointFormat, {}, ""});
   models::JepaTrainer second(fresh.model.encoder, fresh.model.predictor, fresh.model.target_encoder, recipe);
-  const auto qkv = [](const TinyIJEPA& t) { return t.model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>(); };
-  REQUIRE(qkv(fresh) != qkv(trained));  // the step moved the trained copy away from the shared initialisation
-  second.load_weights(first.state_dict());
+  REQUIRE(qkv_weights(fresh.model) != qkv_weights(trained.model));  // the step moved the trained copy away
+  models::warm_start(second, models::load_checkpoint(path, models::kIJEPACheckpointFormat));
   CHECK(second.steps_taken() == 0);
-  const nn::NamedTensors a = first.state_dict(), b = second.state_dict();
+  const nn::NamedTensors a = models::training_state(first), b = models::training_state(second);
   REQUIRE(a.size() == b.size());
   int modules_tensors = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -298,6 +365,80 @@ TEST_CASE("trainer: load_weights takes the three modules' weights and leaves the
     ++modules_tensors;
   }
   CHECK(modules_tensors > 0);
+}
+
+TEST_CASE("checkpoint: a file written to the documented format (docs/checkpoints.md) resumes") {
+  // Names spelled out as another program writing the format would, not through training_state.
+  TinyIJEPA tiny;
+  nn::NamedTensors tensors;
+  for (const auto& [prefix, module] : std::vector<std::pair<std::string, const nn::Module*>>{
+           {"encoder.", tiny.model.encoder.get()},
+           {"predictor.", tiny.model.predictor.get()},
+           {"target_encoder.", tiny.model.target_encoder.get()}})
+    for (const auto& [name, t] : module->state_dict()) tensors.emplace_back(prefix + name, t);
+  const int64_t encoder_size = tiny.model.encoder->num_parameters();
+  const int64_t predictor_size = tiny.model.predictor->num_parameters();
+  tensors.emplace_back("optimizer.adamw.0.m", full({encoder_size}, 0.5));
+  tensors.emplace_back("optimizer.adamw.0.v", full({encoder_size}, 0.25));
+  tensors.emplace_back("optimizer.adamw.1.m", full({predictor_size}, 0.5));
+  tensors.emplace_back("optimizer.adamw.1.v", full({predictor_size}, 0.25));
+  tensors.emplace_back("optimizer.adamw.step", from_vector(std::vector<int64_t>{12}, {1}));
+  const std::string path = test::temp_path("documented.safetensors");
+  save_safetensors(path, tensors, {{"format", "jepa-cpp/ijepa-train/1"}, {"step", "12"}, {"lr", "0.001"}});
+
+  const models::Checkpoint saved = models::load_checkpoint(path, models::kIJEPACheckpointFormat);
+  CHECK(saved.step == 12);
+  CHECK(saved.info.init_from.empty());
+  CHECK(saved.info.settings.at("lr") == "0.001");
+  TinyIJEPA other;
+  models::TrainRecipe recipe;
+  recipe.iterations_per_epoch = 20;
+  models::JepaTrainer trainer(other.model.encoder, other.model.predictor, other.model.target_encoder, recipe);
+  models::resume(trainer, saved);
+  CHECK(trainer.steps_taken() == 12);
+  const nn::NamedTensors moments = trainer.optimizer().state_dict();
+  REQUIRE(moments[3].first == "adamw.1.v");
+  CHECK(moments[3].second.to_vector<double>() == std::vector<double>(static_cast<size_t>(predictor_size), 0.25));
+}
+
+TEST_CASE("checkpoint: other kinds, other versions and broken metadata are refused by name") {
+  TinyIJEPA tiny;
+  models::TrainRecipe recipe;
+  models::JepaTrainer trainer(tiny.model.encoder, tiny.model.predictor, tiny.model.target_encoder, recipe);
+  const std::string path = test::temp_path("kinds.safetensors");
+  models::save_checkpoint(path, trainer, {models::kIJEPACheckpointFormat, {}, ""});
+  CHECK_THROWS_WITH_AS(models::load_checkpoint(path, models::kVJEPACheckpointFormat),
+                       ("[checkpoint] " + path +
+                        " is not a jepa-cpp/vjepa-train/1 checkpoint (its format is jepa-cpp/ijepa-train/1)").c_str(),
+                       Error);
+  CHECK_THROWS_WITH_AS(models::load_checkpoint(path, "jepa-cpp/ijepa-train/2"),
+                       ("[checkpoint] " + path + " is version 1 of the jepa-cpp/ijepa-train format; this build "
+                        "reads version 2").c_str(),
+                       Error);
+  CHECK_THROWS_WITH_AS(models::save_checkpoint(path, trainer, {models::kIJEPACheckpointFormat, {{"step", "3"}}, ""}),
+                       ("[save_checkpoint] the run's settings may not use the format's key 'step' (" + path + ")").c_str(),
+                       Error);
+
+  const nn::NamedTensors state = models::training_state(trainer);
+  const auto write = [&](const std::map<std::string, std::string>& metadata) {
+    save_safetensors(path, state, metadata);
+    return path;
+  };
+  CHECK_THROWS_WITH_AS(models::load_checkpoint(write({{"seed", "0"}}), models::kIJEPACheckpointFormat),
+                       ("[checkpoint] " + path +
+                        " is not a jepa-cpp/ijepa-train/1 checkpoint: its metadata has no format tag").c_str(),
+                       Error);
+  CHECK_THROWS_WITH_AS(models::load_checkpoint(write({{"format", "jepa-cpp/ijepa-train/1"}}), models::kIJEPACheckpointFormat),
+                       ("[checkpoint] " + path + " records no step in its metadata").c_str(), Error);
+  CHECK_THROWS_WITH_AS(
+      models::load_checkpoint(write({{"format", "jepa-cpp/ijepa-train/1"}, {"step", "3x"}}), models::kIJEPACheckpointFormat),
+      ("[checkpoint] " + path + ": its step metadata '3x' is not a step number").c_str(), Error);
+  // The metadata's step and the optimizer's own count must agree, or a resumed run's schedules
+  // would start at the wrong step.
+  const models::Checkpoint mismatched =
+      models::load_checkpoint(write({{"format", "jepa-cpp/ijepa-train/1"}, {"step", "3"}}), models::kIJEPACheckpointFormat);
+  CHECK_THROWS_WITH_AS(models::resume(trainer, mismatched),
+                       ("[checkpoint] " + path + " records step 3 but its optimizer state is at step 0").c_str(), Error);
 }
 
 TEST_CASE("train-* commands: when no batch can be made, the run stops with the steps done saved") {
@@ -316,19 +457,18 @@ TEST_CASE("train-* commands: when no batch can be made, the run stops with the s
   });
   tool::TrainingRun run;
   run.out = test::temp_path("loader-failure");
-  run.format = "test-run/1";
+  run.checkpoint.format = "test-run/1";
   run.batch_size = 2;
   run.steps_per_epoch = run.total_steps = 20;  // the regular checkpoint would come at step 20
   CHECK_THROWS_WITH_AS(
       tool::run_training<int>(trainer, loader, [&](const int&) { return tiny.loss(); }, run),
       "[generate_clip] no scene for step 4", Error);
   CHECK(trainer.steps_taken() == 3);
-  const SafeTensors saved = tool::load_run_checkpoint(run.out, run.format);
-  CHECK(saved.metadata.at("step") == "3");
+  const models::Checkpoint saved = models::load_checkpoint(models::checkpoint_in(run.out), run.checkpoint.format);
+  CHECK(saved.step == 3);
   models::IJEPA other(tiny.cfg, tiny.gen);
   models::JepaTrainer resumed(other.encoder, other.predictor, other.target_encoder, recipe);
-  resumed.load_state_dict(saved.tensors);
+  models::resume(resumed, saved);
   CHECK(resumed.steps_taken() == 3);
-  CHECK(other.encoder->blocks[0]->attn->qkv->weight.to_vector<double>() ==
-        model.encoder->blocks[0]->attn->qkv->weight.to_vector<double>());
+  CHECK(qkv_weights(other) == qkv_weights(model));
 }

@@ -1,8 +1,11 @@
 // The synthetic physics world: exact mechanics (bounces, energy, momentum), rendering, ground
-// truth, determinism across thread counts, and the impossible twins of the surprise test.
+// truth, determinism across thread counts, and the impossible twins of the surprise test; the
+// evaluations on it (video probes, the surprise test) with a tiny V-JEPA.
 #include <doctest/doctest.h>
 
 #include <jepa/data/physics_world.hpp>
+#include <jepa/models/surprise.hpp>
+#include <jepa/models/video_probes.hpp>
 
 using namespace jepa;
 using physics::Ball;
@@ -292,4 +295,121 @@ TEST_CASE("physics configuration and world errors name the problem") {
   CHECK_THROWS_WITH_AS(world.reverse(1), "[physics::World::reverse] no present ball 1 among 2", Error);
   world.teleport(0, 18, 10);  // room now that ball 1 is gone
   CHECK(world.balls()[0].x == 18);
+}
+
+namespace {
+
+// 16-frame 16 x 16 clips, as the tool's V-JEPA tests use.
+PhysicsConfig small_world() {
+  PhysicsConfig world;
+  world.height = world.width = 16;
+  return world;
+}
+
+// An untrained one-block V-JEPA for those clips: tubelets of 2 x 4 x 4, three mask tokens.
+models::VJEPAConfig tiny_vjepa() {
+  models::VJEPAConfig c;
+  c.encoder = models::vit_config("vit_tiny", 16, 4, 1);
+  c.encoder.dim = 32;
+  c.encoder.heads = 2;
+  c.encoder.depth = 1;
+  c.encoder.frames = 16;
+  c.encoder.tubelet = 2;
+  c.predictor = models::predictor_for(c.encoder, 16, 1);
+  c.predictor.num_mask_tokens = 3;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("video probes: the largest ball's last state and the ball count, scored the same every time") {
+  const PhysicsConfig world = small_world();
+  const models::VideoProbeClips train = models::video_probe_clips(world, 3, ClipStream::probe_train, 24);
+  const models::VideoProbeClips test = models::video_probe_clips(world, 3, ClipStream::probe_test, 12);
+  CHECK(train.frames.shape() == Shape{24, 1, 16, 16, 16});
+  CHECK(train.position.shape() == Shape{24, 2});
+  CHECK(test.count.shape() == Shape{12});
+  CHECK(train.count_classes == 3);
+  // Clip 5's targets, read off its own ground truth.
+  const ClipBatch clip = generate_batch(world, clip_seeds(3, ClipStream::probe_train, 5, 1));
+  const std::vector<float> radii = clip.radii.to_vector<float>();
+  const auto largest = static_cast<int64_t>(std::max_element(radii.begin(), radii.end()) - radii.begin());
+  for (int64_t d = 0; d < 2; ++d) {
+    CHECK(train.position.at({5, d}) == clip.positions.at({0, 15, largest, d}));
+    CHECK(train.velocity.at({5, d}) == clip.velocities.at({0, 15, largest, d}));
+  }
+  CHECK(train.count.at({5}) == clip.num_balls.at({0}) - 1);
+
+  Generator gen(4);
+  const models::VJEPA model(tiny_vjepa(), gen);
+  const models::ProbeOptions options{2, 8, 1e-3, 0.01, 0};
+  const models::VideoProbeScores a = models::evaluate_video_probes(*model.target_encoder, train, test, options);
+  const models::VideoProbeScores b = models::evaluate_video_probes(*model.target_encoder, train, test, options);
+  CHECK(a.position_r2 == b.position_r2);  // seeded probes
+  CHECK(a.count_accuracy == b.count_accuracy);
+  CHECK(a.position_r2 <= 1);
+  CHECK(a.velocity_r2 <= 1);
+  CHECK((0 <= a.count_accuracy && a.count_accuracy <= 1));
+  std::vector<int64_t> seen(3, 0);
+  for (const int64_t y : train.count.to_vector<int64_t>()) ++seen[static_cast<size_t>(y)];
+  const auto majority = static_cast<int64_t>(std::max_element(seen.begin(), seen.end()) - seen.begin());
+  const std::vector<int64_t> test_counts = test.count.to_vector<int64_t>();
+  CHECK(a.count_majority_accuracy ==
+        doctest::Approx(static_cast<double>(std::count(test_counts.begin(), test_counts.end(), majority)) / 12.0));
+
+  PhysicsConfig more_balls = world;
+  more_balls.max_balls = 4;
+  CHECK_THROWS_WITH_AS(
+      models::evaluate_video_probes(*model.target_encoder, train,
+                                    models::video_probe_clips(more_balls, 3, ClipStream::probe_test, 4), options),
+      "[evaluate_video_probes] train and test clips must come from one world, got 3 and 4 ball counts", Error);
+}
+
+TEST_CASE("surprise: twins per event kind, ball-free forecasts, and no surprise at a twin equal to its clip") {
+  CHECK(models::mann_whitney_auc({3, 2}, {1, 2}) == 0.875);  // 3 > 1, 3 > 2, 2 > 1, 2 = 2 counts one half
+  const PhysicsConfig world = small_world();
+  const std::vector<models::SurpriseClips> clips = models::surprise_clips(world, 3, 6, 2);
+  REQUIRE(clips.size() == 3);
+  CHECK(clips[0].kind == Event::vanish);
+  CHECK(clips[2].kind == Event::reverse);
+  PhysicsConfig open = world;
+  open.occluder = false;
+  CHECK(models::surprise_clips(open, 3, 2, 2).front().kind == Event::teleport);  // nothing to vanish behind
+  const models::SurpriseClips& teleport = clips[1];
+  CHECK(teleport.impossible.shape() == Shape{6, 1, 16, 16, 16});
+  const ClipBatch events = generate_batch(world, clip_seeds(3, ClipStream::surprise, 0, 6), Event::teleport);
+  for (int64_t i = 0; i < 6; ++i) {
+    const int64_t steps = teleport.context_steps[static_cast<size_t>(i)], first = 2 * steps;
+    CHECK(steps == static_cast<int64_t>(events.event_frame.at({i})) / 2);
+    // Before the first predicted frame the ball-free clip is the possible one; from it on, every
+    // frame is the same empty scene.
+    const Tensor free = teleport.ball_free.select(0, i).select(0, 0), possible = teleport.possible.select(0, i).select(0, 0);
+    CHECK(free.narrow(0, 0, first).to_vector<float>() == possible.narrow(0, 0, first).to_vector<float>());
+    CHECK(free.select(0, first).to_vector<float>() == free.select(0, 15).to_vector<float>());
+  }
+
+  Generator gen(4);
+  const models::VJEPA model(tiny_vjepa(), gen);
+  const std::vector<models::EventSurprise> scores = models::evaluate_surprise(model, clips, 2, 4);
+  REQUIRE(scores.size() == 3);
+  for (const models::EventSurprise& s : scores) {
+    CAPTURE(event_name(s.kind));
+    CHECK((0 <= s.auc && s.auc <= 1 && 0 <= s.pair_accuracy && s.pair_accuracy <= 1));
+    CHECK(s.twin_gap > 0);  // the event changes what comes after it
+    CHECK(s.possible_error > 0);
+    CHECK(s.ball_free_error > 0);
+  }
+  models::SurpriseClips same = teleport;
+  same.impossible = same.possible;
+  const models::EventSurprise none = models::evaluate_surprise(model, {same}, 2, 4).front();
+  CHECK(none.auc == 0.5);  // every pair ties
+  CHECK(none.pair_accuracy == 0.5);
+  CHECK(none.twin_gap == 0);
+  CHECK(none.possible_error == doctest::Approx(scores[1].possible_error).epsilon(1e-6));
+
+  CHECK_THROWS_WITH_AS(models::evaluate_surprise(model, clips, 3, 4),
+                       "[evaluate_surprise] mask token 3 is not one of the predictor's 3", Error);
+  CHECK_THROWS_WITH_AS(models::evaluate_surprise(model, models::surprise_clips(world, 3, 2, 4), 0, 4),
+                       "[evaluate_surprise] the vanish clips were cut for tubelets of 4 frames, the model's are 2",
+                       Error);
 }

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <jepa/io/safetensors.hpp>
+#include <jepa/models/checkpoint.hpp>
 #include <jepa/models/trainer.hpp>
 #include <jepa/models/vjepa.hpp>
 

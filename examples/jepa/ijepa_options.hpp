@@ -1,6 +1,6 @@
 // Every setting of an I-JEPA run, defined once (run_options.hpp): the same field list makes the
-// command-line flags, the checkpoint metadata (so `probe` and `--resume` rebuild the exact run) and
-// the model config. Defaults are the Fashion-MNIST quick-start: a 6-block ViT-Tiny on 7 x 7 patches
+// command-line flags, the settings its checkpoint records (so `probe` and `--resume` rebuild the
+// exact run) and the model config. Defaults are the Fashion-MNIST quick-start: a 6-block ViT-Tiny on 7 x 7 patches
 // of 4 x 4 pixels.
 #pragma once
 #include <string>
@@ -84,9 +84,6 @@ struct IJEPARunOptions {
     return m;
   }
 };
-
-// The tag in the metadata of train-ijepa checkpoints.
-inline constexpr const char* kIJEPATrainFormat = "jepa-cpp/ijepa-train/1";
 
 // Fashion-MNIST pixel statistics (train set), used to normalize inputs for training and probing.
 inline constexpr double kFashionMnistMean = 0.2860, kFashionMnistStd = 0.3530;

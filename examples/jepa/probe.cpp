@@ -1,20 +1,21 @@
 // `jepa probe --checkpoint DIR`: linear probe of a trained I-JEPA encoder on Fashion-MNIST.
-// Logistic regression on the frozen, average-pooled features of one of the run's encoders
+// Logistic regression (models/linear_probe.hpp) on the frozen, average-pooled features of one of the run's encoders
 // (--encoder), concatenated over its blocks (--last-blocks), trained on the train split and scored
 // on the test split; in the same run, the same probe on a randomly initialised encoder of the same
 // shape and on raw pixels.
 // Ends with {"probe_acc":..,"random_init_probe_acc":..,"pixel_probe_acc":..}.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <jepa/data/transforms.hpp>
+#include <jepa/models/checkpoint.hpp>
 #include <jepa/models/linear_probe.hpp>
 
 #include "commands.hpp"
 #include "ijepa_options.hpp"
 #include "metrics.hpp"
 #include "progress.hpp"
-#include "training_run.hpp"
 
 namespace jepa::tool {
 namespace {
@@ -36,25 +37,19 @@ struct ProbeFlags {
 
 Tensor first_rows(const Tensor& t, int64_t limit) { return limit > 0 ? t.narrow(0, 0, std::min(limit, t.size(0))) : t; }
 
-Tensor encoder_features(const models::VisionTransformer& encoder, const Tensor& images, int64_t last_blocks,
-                        const std::string& what) {
-  ProgressBar bar(images.size(0), ProgressOptions{"img", 0.1, 10.0});
-  std::cout << "features: " << what << "\n";
-  return models::pooled_features(encoder, images, last_blocks, 256, [&](int64_t done, int64_t) { bar.update(done, 0, {}, done); });
-}
-
 void probe(const ProbeFlags& flags) {
   const Device device = use_device(flags.device, "probe");
   use_threads(flags.threads);
-  const SafeTensors saved = load_run_checkpoint(flags.checkpoint, kIJEPATrainFormat);
-  const std::string path = (fs::path(flags.checkpoint) / "checkpoint.safetensors").string();
-  IJEPARunOptions run = from_metadata<IJEPARunOptions>(saved.metadata, path);
+  const models::Checkpoint saved =
+      models::load_checkpoint(models::checkpoint_in(flags.checkpoint), models::kIJEPACheckpointFormat);
+  const std::string path = saved.path.string();
+  IJEPARunOptions run = from_settings<IJEPARunOptions>(saved.info.settings, path);
   if (!flags.data.empty()) run.data = flags.data;
   const models::IJEPAConfig config = run.model_config();
 
   Generator init(run.seed);
   models::VisionTransformer trained(config.encoder, init);
-  trained.load_state_dict(models::with_prefix(saved.tensors, flags.encoder == "target" ? "target_encoder." : "encoder."));
+  trained.load_state_dict(saved.module(flags.encoder == "target" ? models::kTargetEncoderPrefix : models::kEncoderPrefix));
   Generator other(run.seed + 1);
   models::VisionTransformer random_init(config.encoder, other);
   trained.to(device);
@@ -62,25 +57,35 @@ void probe(const ProbeFlags& flags) {
 
   const Normalize normalize({kFashionMnistMean}, {kFashionMnistStd});
   const FashionMnist train = load_fashion_mnist(run.data, "train"), test = load_fashion_mnist(run.data, "test");
-  const Tensor train_x = normalize(first_rows(train.images, flags.limit_train)).to(device);
-  const Tensor test_x = normalize(first_rows(test.images, flags.limit_test)).to(device);
-  const Tensor train_y = first_rows(train.labels, flags.limit_train).to(device);
-  const Tensor test_y = first_rows(test.labels, flags.limit_test).to(device);
-  const int64_t step = saved_step(saved, path);
-  std::cout << "probing " << path << " (step " << step << ") on " << train_x.size(0)
-            << " train / " << test_x.size(0) << " test images\n";
+  const models::LabelledImages train_set{normalize(first_rows(train.images, flags.limit_train)).to(device),
+                                         first_rows(train.labels, flags.limit_train).to(device)};
+  const models::LabelledImages test_set{normalize(first_rows(test.images, flags.limit_test)).to(device),
+                                        first_rows(test.labels, flags.limit_test).to(device)};
+  std::cout << "probing " << path << " (step " << saved.step << ") on " << train_set.images.size(0) << " train / "
+            << test_set.images.size(0) << " test images\n";
 
-  auto score = [&](const Tensor& features_train, const Tensor& features_test, const std::string& what) {
-    const models::ProbeResult r = models::linear_probe(features_train, train_y, features_test, test_y, flags.probe);
+  auto report = [](const models::ProbeResult& r, const std::string& what) {
     std::cout << what << ": train accuracy " << r.train_accuracy << ", test accuracy " << r.test_accuracy << "\n";
     return r.test_accuracy;
   };
-  const std::string name = "I-JEPA " + flags.encoder + " encoder";
-  const double ours = score(encoder_features(trained, train_x, flags.last_blocks, name + ", train"),
-                            encoder_features(trained, test_x, flags.last_blocks, name + ", test"), name);
-  const double random = score(encoder_features(random_init, train_x, flags.last_blocks, "random-init encoder, train"),
-                              encoder_features(random_init, test_x, flags.last_blocks, "random-init encoder, test"), "random-init encoder");
-  const double pixels = score(train_x.flatten(1), test_x.flatten(1), "raw pixels");
+  auto probe_encoder = [&](const models::VisionTransformer& encoder, const std::string& what) {
+    std::optional<ProgressBar> bar;
+    const models::ProbeResult r = models::evaluate_linear_probe(
+        encoder, train_set, test_set, flags.last_blocks, flags.probe, [&](const char* split, int64_t done, int64_t total) {
+          if (done == 0) {
+            std::cout << "features: " << what << ", " << split << "\n";
+            bar.emplace(total, ProgressOptions{"img", 0.1, 10.0});
+          } else {
+            bar->update(done, 0, {}, done);
+          }
+        });
+    return report(r, what);
+  };
+  const double ours = probe_encoder(trained, "I-JEPA " + flags.encoder + " encoder");
+  const double random = probe_encoder(random_init, "random-init encoder");
+  const double pixels = report(models::linear_probe(train_set.images.flatten(1), train_set.labels,
+                                                    test_set.images.flatten(1), test_set.labels, flags.probe),
+                               "raw pixels");
 
   write_result(fs::path(flags.checkpoint) / "probe.json",
                json::ObjectWriter()
@@ -88,7 +93,7 @@ void probe(const ProbeFlags& flags) {
                    .add("random_init_probe_acc", random)
                    .add("pixel_probe_acc", pixels)
                    .add("encoder", flags.encoder)
-                   .add("step", step),
+                   .add("step", saved.step),
                "probe");
 }
 

@@ -1,10 +1,11 @@
 // What every `jepa train-*` command shares about its settings.
 // A run's options struct defines each setting once, in visit(f), which calls f(name, field, help)
 // for every field in a fixed order. From that one list come the command-line flags (add_flags),
-// the checkpoint metadata (to_metadata) and the way back (from_metadata), so `--resume` and the
-// evaluation commands rebuild exactly the run that wrote a checkpoint.
+// the settings a checkpoint records (to_settings) and the way back (from_settings), so `--resume`
+// and the evaluation commands rebuild exactly the run that wrote a checkpoint.
 #pragma once
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -24,7 +25,7 @@ void add_flags(Options& options, CLI::App* cmd) {
 }
 
 template <class Options>
-std::map<std::string, std::string> to_metadata(Options options) {
+std::map<std::string, std::string> to_settings(Options options) {
   std::map<std::string, std::string> meta;
   options.visit([&](const std::string& name, auto& field, const std::string&) {
     std::ostringstream os;
@@ -36,7 +37,7 @@ std::map<std::string, std::string> to_metadata(Options options) {
 }
 
 template <class Options>
-Options from_metadata(const std::map<std::string, std::string>& meta, const std::string& source) {
+Options from_settings(const std::map<std::string, std::string>& meta, const std::string& source) {
   Options options;
   options.visit([&](const std::string& name, auto& field, const std::string&) {
     auto it = meta.find(name);
@@ -117,21 +118,19 @@ void add_train_flags(CLI::App* cmd, TrainFlags<RunOptions>& flags) {
   add_flags(flags.run, cmd);
 }
 
-// The metadata key naming the run a warm-started run began from (kept through resumes).
-inline constexpr const char* kInitFromKey = "init_from";
-
 // With --resume: the checkpoint to continue from, whose settings replace the flags' (and whose
 // directory is the default output). Also applies --threads.
 template <class RunOptions>
-SafeTensors start_training(TrainFlags<RunOptions>& flags, const std::string& format, const char* command) {
+std::optional<models::Checkpoint> start_training(TrainFlags<RunOptions>& flags, const std::string& format,
+                                                 const char* command) {
   JEPA_CHECK(flags.resume.empty() || flags.init_from.empty(), command,
              "--resume continues a run and --init-from starts a new one: give one of them");
-  SafeTensors resumed;
+  std::optional<models::Checkpoint> resumed;
   if (!flags.resume.empty()) {
-    resumed = load_run_checkpoint(flags.resume, format);
-    flags.run = from_metadata<RunOptions>(resumed.metadata, flags.resume);
+    resumed = models::load_checkpoint(models::checkpoint_in(flags.resume), format);
+    flags.run = from_settings<RunOptions>(resumed->info.settings, flags.resume);
     if (flags.out.empty()) flags.out = flags.resume;
-    if (auto it = resumed.metadata.find(kInitFromKey); it != resumed.metadata.end()) flags.init_from = it->second;
+    flags.init_from = resumed->info.init_from;
   }
   JEPA_CHECK(!flags.out.empty(), command, "--out DIR is required (or --resume DIR)");
   use_threads(flags.threads);
@@ -141,13 +140,13 @@ SafeTensors start_training(TrainFlags<RunOptions>& flags, const std::string& for
 // The trainer's starting point: the resumed run's state (model, optimizer and step), or with
 // --init-from another run's model only, or the fresh initialisation.
 template <class RunOptions>
-void load_start(models::JepaTrainer& trainer, const TrainFlags<RunOptions>& flags, const SafeTensors& resumed,
-                const std::string& format) {
-  if (!flags.resume.empty()) {
-    trainer.load_state_dict(resumed.tensors);
+void load_start(models::JepaTrainer& trainer, const TrainFlags<RunOptions>& flags,
+                const std::optional<models::Checkpoint>& resumed, const std::string& format) {
+  if (resumed) {
+    models::resume(trainer, *resumed);
   } else if (!flags.init_from.empty()) {
     try {
-      trainer.load_weights(load_run_checkpoint(flags.init_from, format).tensors);
+      models::warm_start(trainer, models::load_checkpoint(models::checkpoint_in(flags.init_from), format));
     } catch (const Error& e) {
       fail("train", "--init-from ", flags.init_from, ": ", e.what());
     }
@@ -179,9 +178,9 @@ TrainingRun training_run(TrainFlags<RunOptions>& flags, const std::string& forma
                          int64_t steps_per_epoch) {
   TrainingRun training;
   training.out = flags.out;
-  training.format = format;
-  training.metadata = to_metadata(flags.run);
-  if (!flags.init_from.empty()) training.metadata[kInitFromKey] = fs::absolute(flags.init_from).string();
+  training.checkpoint.format = format;
+  training.checkpoint.settings = to_settings(flags.run);
+  if (!flags.init_from.empty()) training.checkpoint.init_from = fs::absolute(flags.init_from).string();
   training.title = title;
   training.batch_size = flags.run.optim.batch;
   training.steps_per_epoch = steps_per_epoch;

@@ -19,7 +19,7 @@ struct Batch {
 
 void train(TrainFlags<IJEPARunOptions> flags) {
   const Device device = use_device(flags.device, "train-ijepa");
-  const SafeTensors resumed = start_training(flags, kIJEPATrainFormat, "train-ijepa");
+  const std::optional<models::Checkpoint> resumed = start_training(flags, models::kIJEPACheckpointFormat, "train-ijepa");
   const IJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
 
@@ -35,7 +35,7 @@ void train(TrainFlags<IJEPARunOptions> flags) {
   models::IJEPA model(run.model_config(), init);
   model.to(device);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder, optim.recipe(steps_per_epoch));
-  load_start(trainer, flags, resumed, kIJEPATrainFormat);
+  load_start(trainer, flags, resumed, models::kIJEPACheckpointFormat);
   const int64_t first = trainer.steps_taken();
   std::cout << "I-JEPA: " << run.model << " depth " << model.config().encoder.depth << ", "
             << model.encoder->num_parameters() / 1e6 << "M encoder + " << model.predictor->num_parameters() / 1e6
@@ -52,7 +52,7 @@ void train(TrainFlags<IJEPARunOptions> flags) {
     return Batch{normalize(crops), masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step)};
   });
 
-  const TrainingRun training = training_run(flags, kIJEPATrainFormat, "I-JEPA training loss (smooth L1)", steps_per_epoch);
+  const TrainingRun training = training_run(flags, models::kIJEPACheckpointFormat, "I-JEPA training loss (smooth L1)", steps_per_epoch);
   run_training<Batch>(trainer, loader,
                       [&](const Batch& b) {
                         return model.loss(b.images.to(device), to_device(b.masks.context, device),

@@ -1,11 +1,12 @@
 // `jepa train-vjepa`: pretrains V-JEPA on clips of the synthetic physics world, on the CPU by
 // default. Writes to --out: checkpoint.safetensors, metrics.jsonl and loss.png (training_run.hpp).
-// The loader thread generates each batch's clips (physics_data.hpp) and samples its 3-D masks from
+// The loader thread generates each batch's clips (data/physics_clips.hpp) and samples its 3-D masks from
 // the global step, so `--resume DIR` reproduces an uninterrupted run with the same thread count.
 // `--init-from DIR` starts a new run from another one's model: a curriculum, e.g. the balls on a
 // world without the occluder first (docs/experiments/vjepa-surprise-curriculum.md).
+#include <jepa/data/physics_clips.hpp>
+
 #include "commands.hpp"
-#include "physics_data.hpp"
 #include "vjepa_options.hpp"
 
 namespace jepa::tool {
@@ -18,7 +19,7 @@ struct VideoBatch {
 
 void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   const Device device = use_device(flags.device, "train-vjepa");
-  const SafeTensors resumed = start_training(flags, kVJEPATrainFormat, "train-vjepa");
+  const std::optional<models::Checkpoint> resumed = start_training(flags, models::kVJEPACheckpointFormat, "train-vjepa");
   const VJEPARunOptions& run = flags.run;
   const OptimizationOptions& optim = run.optim;
   const PhysicsConfig world = run.physics_config();
@@ -32,7 +33,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   model.to(device);
   models::JepaTrainer trainer(model.encoder, model.predictor, model.target_encoder,
                               optim.recipe(steps_per_epoch, run.ipe_scale));
-  load_start(trainer, flags, resumed, kVJEPATrainFormat);
+  load_start(trainer, flags, resumed, models::kVJEPACheckpointFormat);
   const int64_t first = trainer.steps_taken();
   const models::ViTConfig& encoder = model.config().encoder;
   std::cout << "V-JEPA: width " << encoder.dim << ", depth " << encoder.depth << ", " << encoder.heads << " heads, "
@@ -47,7 +48,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   BatchLoader<VideoBatch> loader(loader_options(run.clips, optim.batch, run.seed, first), [&](const BatchPlan& plan) {
     const ClipBatch clips = generate_batch(world, clip_seeds(run.seed, ClipStream::train, plan.indices));
     const models::MaskBatch masks = masker.sample(optim.batch, plan.epoch * steps_per_epoch + plan.step);
-    VideoBatch batch{normalize(clips.frames, stats), {}};
+    VideoBatch batch{normalize_clips(clips.frames, stats), {}};
     for (size_t i = 0; i < masks.context.size(); ++i) batch.masks.push_back({masks.context[i], masks.targets[i]});
     return batch;
   });
@@ -56,7 +57,7 @@ void train_vjepa(TrainFlags<VJEPARunOptions> flags) {
   if (run.loss_exp == 1) loss_name << "L1";
   else loss_name << "|error|^" << run.loss_exp << " / " << run.loss_exp;
   TrainingRun training =
-      training_run(flags, kVJEPATrainFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
+      training_run(flags, models::kVJEPACheckpointFormat, "V-JEPA training loss (" + loss_name.str() + ")", steps_per_epoch);
   training.unit = "clip";
   run_training<VideoBatch>(trainer, loader, [&](const VideoBatch& b) {
     std::vector<models::MaskPair> masks;

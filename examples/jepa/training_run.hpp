@@ -1,21 +1,17 @@
 // The training loop every `jepa train-*` command shares: steps a JepaTrainer on batches from a
-// BatchLoader, logs each step to metrics.jsonl, shows progress, and writes checkpoint.safetensors
-// (all modules, optimizer state and the run's settings as metadata, atomically) every
-// `checkpoint_every` steps and at the end, with a loss plot; a run whose data fails (no batch can
+// BatchLoader, logs each step to metrics.jsonl, shows progress, and saves the run's checkpoint
+// (models/checkpoint.hpp) every `checkpoint_every` steps and at the end, with a loss plot; a run whose data fails (no batch can
 // be made) is saved at its last step before it stops. A run resumed from its checkpoint rewrites
 // the metrics after the checkpoint's step, so the log matches an uninterrupted run.
 #pragma once
-#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include <jepa/data/loader.hpp>
-#include <jepa/io/safetensors.hpp>
-#include <jepa/models/trainer.hpp>
+#include <jepa/models/checkpoint.hpp>
 
 #include "metrics.hpp"
 #include "plot.hpp"
@@ -26,36 +22,14 @@ namespace jepa::tool {
 namespace fs = std::filesystem;
 
 struct TrainingRun {
-  fs::path out;                                 // where the checkpoint, metrics and plot go
-  std::string format;                           // checkpoint format tag, checked on resume
-  std::map<std::string, std::string> metadata;  // the run's settings
-  std::string title;                            // for the loss plot
-  std::string unit = "img";                     // what a sample is, for the progress rate
+  fs::path out;                      // where the checkpoint, metrics and plot go
+  models::CheckpointInfo checkpoint;  // format tag and the run's settings
+  std::string title;                  // for the loss plot
+  std::string unit = "img";           // what a sample is, for the progress rate
   int64_t batch_size = 1, steps_per_epoch = 1, total_steps = 1;
   int64_t max_steps = 0;         // steps this invocation may run (0: to the end)
   int64_t checkpoint_every = 0;  // 0: once per epoch
 };
-
-// The checkpoint of a run directory, checked to be of `format`.
-inline SafeTensors load_run_checkpoint(const fs::path& dir, const std::string& format) {
-  const fs::path path = dir / "checkpoint.safetensors";
-  SafeTensors saved = load_safetensors(path);
-  auto it = saved.metadata.find("format");
-  JEPA_CHECK(it != saved.metadata.end() && it->second == format, "checkpoint", path.string(), " is not a ", format,
-             " checkpoint");
-  return saved;
-}
-
-// The step a run's checkpoint was saved at (its "step" metadata).
-inline int64_t saved_step(const SafeTensors& saved, const fs::path& path) {
-  const auto it = saved.metadata.find("step");
-  JEPA_CHECK(it != saved.metadata.end(), "checkpoint", path.string(), " records no step in its metadata");
-  int64_t step = -1;
-  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
-  JEPA_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && step >= 0, "checkpoint",
-             path.string(), ": its step metadata '", it->second, "' is not a step number");
-  return step;
-}
 
 inline void write_loss_plot(const fs::path& dir, const std::string& title) {
   Series loss{"loss", {}, {}};
@@ -91,17 +65,15 @@ template <class Batch>
 void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
                   const std::function<Tensor(const Batch&)>& loss_of, TrainingRun run) {
   fs::create_directories(run.out);
-  const fs::path checkpoint = run.out / "checkpoint.safetensors";
+  const fs::path checkpoint = models::checkpoint_in(run.out);
   const int64_t first = trainer.steps_taken();
   const int64_t last = run.max_steps > 0 ? std::min(run.total_steps, first + run.max_steps) : run.total_steps;
   const int64_t every = run.checkpoint_every > 0 ? run.checkpoint_every : run.steps_per_epoch;
-  run.metadata["format"] = run.format;
   int64_t saved = first;
-  auto save = [&](int64_t step) {
-    run.metadata["step"] = std::to_string(step);
-    save_safetensors(checkpoint, trainer.state_dict(), run.metadata);
+  auto save = [&] {
+    models::save_checkpoint(checkpoint, trainer, run.checkpoint);
     write_loss_plot(run.out, run.title);
-    saved = step;
+    saved = trainer.steps_taken();
   };
 
   truncate_metrics(run.out / "metrics.jsonl", first);
@@ -115,7 +87,7 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
       next = loader.next();
     } catch (const std::exception&) {
       // The model is intact at step s - 1: keep it, since the data's failure is no fault of the run.
-      if (s - 1 > saved) save(s - 1);
+      if (s - 1 > saved) save();
       progress.message("stopped: no batch for step " + std::to_string(s) +
                        (saved > 0 ? "; the run up to step " + std::to_string(saved) + " is in " + checkpoint.string()
                                   : std::string()));
@@ -139,7 +111,7 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
                       .add("momentum", stats.momentum)
                       .add("items_per_s", items_per_s));
     progress.update(s, item.epoch, {{"loss", stats.loss}, {"lr", stats.lr}}, s * run.batch_size);
-    if (s % every == 0 || s == last) save(s);
+    if (s % every == 0 || s == last) save();
   }
   const double seconds = elapsed();
   std::cout << "checkpoint: " << fs::absolute(checkpoint).string() << "\n"
@@ -147,7 +119,7 @@ void run_training(models::JepaTrainer& trainer, BatchLoader<Batch>& loader,
             << "loss plot:  " << fs::absolute(run.out / "loss.png").string() << "\n";
   std::cout << json::ObjectWriter()
                    .add("command", "train")
-                   .add("format", run.format)
+                   .add("format", run.checkpoint.format)
                    .add("steps", last)
                    .add("seconds", seconds)
                    .add("items_per_s", static_cast<double>((last - first) * run.batch_size) / std::max(seconds, 1e-9))

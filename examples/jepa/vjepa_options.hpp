@@ -1,4 +1,4 @@
-// Every setting of a V-JEPA run, defined once (run_options.hpp): flags, checkpoint metadata (so
+// Every setting of a V-JEPA run, defined once (run_options.hpp): flags, checkpoint settings (so
 // `probe-video`, `surprise` and `--resume` rebuild the exact run), model, world and mask configs.
 // The recipe is the official V-JEPA one (configs/pretrain/vitl16.yaml: lr 2e-4 -> 6.25e-4 -> 1e-6,
 // wd 0.04 -> 0.4, EMA 0.998 -> 1, clip 10, ipe_scale 1.25, short- and long-range masks) on the
@@ -135,9 +135,6 @@ struct VJEPARunOptions {
   }
 };
 
-// The tag in the metadata of train-vjepa checkpoints.
-inline constexpr const char* kVJEPATrainFormat = "jepa-cpp/vjepa-train/1";
-
 // A V-JEPA run rebuilt from its checkpoint directory, and an untrained model of the same shape
 // (seeded differently from the run's own initialisation) for baselines.
 struct TrainedVJEPA {
@@ -151,16 +148,14 @@ struct TrainedVJEPA {
 inline TrainedVJEPA load_vjepa_run(const std::string& dir, Device device) {
   TrainedVJEPA out;
   out.device = device;
-  const SafeTensors saved = load_run_checkpoint(dir, kVJEPATrainFormat);
-  out.path = (fs::path(dir) / "checkpoint.safetensors").string();
-  out.run = from_metadata<VJEPARunOptions>(saved.metadata, out.path);
-  out.step = saved_step(saved, out.path);
+  const models::Checkpoint saved = models::load_checkpoint(models::checkpoint_in(dir), models::kVJEPACheckpointFormat);
+  out.path = saved.path.string();
+  out.run = from_settings<VJEPARunOptions>(saved.info.settings, out.path);
+  out.step = saved.step;
   const models::VJEPAConfig config = out.run.model_config();
   Generator init(out.run.seed), other(out.run.seed + 1);
   out.model = std::make_unique<models::VJEPA>(config, init);
-  out.model->encoder->load_state_dict(models::with_prefix(saved.tensors, "encoder."));
-  out.model->predictor->load_state_dict(models::with_prefix(saved.tensors, "predictor."));
-  out.model->target_encoder->load_state_dict(models::with_prefix(saved.tensors, "target_encoder."));
+  models::load_modules(saved, *out.model->encoder, *out.model->predictor, *out.model->target_encoder);
   out.random_init = std::make_unique<models::VJEPA>(config, other);
   out.model->to(device);
   out.random_init->to(device);

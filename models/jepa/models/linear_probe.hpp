@@ -1,6 +1,7 @@
 // Linear probing of frozen features: multinomial logistic regression trained with this library's
-// autodiff and AdamW on standardized features, then accuracy on held-out data. Used to score
-// I-JEPA encoders (average-pooled tokens) against a random-init encoder and raw pixels.
+// autodiff and AdamW on standardized features, then accuracy on held-out data. The I-JEPA
+// evaluation (evaluate_linear_probe) probes an encoder's average-pooled tokens; the same probe on
+// raw pixels or a random-init encoder gives its baselines.
 #pragma once
 #include <functional>
 #include <memory>
@@ -51,6 +52,32 @@ inline ProbeResult linear_probe(const Tensor& train_x, const Tensor& train_y, co
   });
   NoGrad no_grad;
   return {accuracy(head->forward(x_train), train_y), accuracy(head->forward(x_test), test_y)};
+}
+
+// Images (N, C, H, W), normalized as the encoder was trained on, with their labels (N) i64.
+struct LabelledImages {
+  Tensor images, labels;
+};
+
+// Reports feature extraction: split ("train" or "test"), images done and in all; called with 0
+// done before each split starts.
+using FeatureProgress = std::function<void(const char* split, int64_t done, int64_t total)>;
+
+// The linear probe of `encoder` (on any device; the data goes there): trained on the pooled
+// features (pooled_features, `last_blocks`) of `train`, scored on those of `test`.
+inline ProbeResult evaluate_linear_probe(const VisionTransformer& encoder, const LabelledImages& train,
+                                         const LabelledImages& test, int64_t last_blocks = 0,
+                                         const ProbeOptions& options = {}, const FeatureProgress& progress = nullptr) {
+  constexpr int64_t kBatch = 256;
+  const Device device = encoder.parameters().at(0).device();
+  const auto features = [&](const LabelledImages& data, const char* split) {
+    if (progress) progress(split, 0, data.images.size(0));
+    return pooled_features(encoder, data.images.to(device), last_blocks, kBatch, [&](int64_t done, int64_t total) {
+      if (progress) progress(split, done, total);
+    });
+  };
+  const Tensor train_x = features(train, "train"), test_x = features(test, "test");
+  return linear_probe(train_x, train.labels.to(device), test_x, test.labels.to(device), options);
 }
 
 }  // namespace jepa::models

@@ -6,7 +6,7 @@
 //   target = m(s) * target + (1 - m(s)) * encoder               (EMA, m from ema_start to ema_end)
 // Parameters live in flat buffers (one for each module), so the optimizer, clipping and EMA are
 // single passes. Every schedule is a function of the step, so the state to resume from is the
-// modules, the AdamW moments and the step count (state_dict).
+// modules, the AdamW moments and the step count (checkpoint.hpp names and saves them).
 #pragma once
 #include <cmath>
 #include <functional>
@@ -34,14 +34,6 @@ struct StepStats {
   double loss, lr, weight_decay, momentum;
   double encoder_grad_norm, predictor_grad_norm;  // before clipping; 0 on steps that do not clip
 };
-
-// The entries of `state` whose names start with `prefix`, with the prefix removed.
-inline nn::NamedTensors with_prefix(const nn::NamedTensors& state, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : state)
-    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 class JepaTrainer {
  public:
@@ -83,30 +75,17 @@ class JepaTrainer {
   int64_t steps_taken() const { return optimizer_.steps_taken(); }
   const TrainRecipe& recipe() const { return recipe_; }
 
-  // Everything needed to resume: the three modules (prefixed) and the optimizer state.
-  nn::NamedTensors state_dict() const {
-    nn::NamedTensors out;
-    for (const auto& [prefix, module] : modules())
-      for (auto& [name, t] : module->state_dict()) out.emplace_back(prefix + name, t);
-    for (auto& entry : optimizer_.state_dict()) out.emplace_back("optimizer." + entry.first, entry.second);
-    return out;
-  }
-
-  void load_state_dict(const nn::NamedTensors& state) {
-    load_weights(state);
-    optimizer_.load_state_dict(with_prefix(state, "optimizer."));
-  }
-
-  // The three modules' weights from a state_dict, leaving the optimizer as it is: a new run that
-  // starts from an earlier one's model (a warm start) rather than continuing it.
-  void load_weights(const nn::NamedTensors& state) {
-    for (const auto& [prefix, module] : modules()) module->load_state_dict(with_prefix(state, prefix));
-  }
+  // What a checkpoint saves and restores (checkpoint.hpp).
+  const nn::Module& encoder() const { return *encoder_; }
+  nn::Module& encoder() { return *encoder_; }
+  const nn::Module& predictor() const { return *predictor_; }
+  nn::Module& predictor() { return *predictor_; }
+  const nn::Module& target_encoder() const { return *target_; }
+  nn::Module& target_encoder() { return *target_; }
+  const optim::AdamW& optimizer() const { return optimizer_; }
+  optim::AdamW& optimizer() { return optimizer_; }
 
  private:
-  std::vector<std::pair<std::string, nn::Module*>> modules() const {
-    return {{"encoder.", encoder_.get()}, {"predictor.", predictor_.get()}, {"target_encoder.", target_.get()}};
-  }
   // The official condition `epoch > warmup` with the 0-based epoch of step s.
   bool clips_at(int64_t s) const {
     const int64_t epoch = (s - 1) / recipe_.iterations_per_epoch;

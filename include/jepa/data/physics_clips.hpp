@@ -1,8 +1,8 @@
-// The physics-world clips the V-JEPA commands train and evaluate on. The datasets are virtual:
+// The physics-world clips V-JEPA runs train and are evaluated on. The datasets are virtual:
 // clip i of a stream is generate_batch's clip for the seed derive_seed(derive_seed(run seed,
 // stream), i), so any clip is made on demand, anywhere, identically, and the training, probe and
 // surprise clips never share a seed. Frames are normalized with the pixel mean and standard
-// deviation of the first training clips, computed the same way by every command.
+// deviation of the first training clips, computed the same way for training and evaluation.
 #pragma once
 #include <cmath>
 #include <vector>
@@ -10,7 +10,7 @@
 #include <jepa/data/loader.hpp>
 #include <jepa/data/physics_world.hpp>
 
-namespace jepa::tool {
+namespace jepa {
 
 enum class ClipStream : uint64_t { train = 1, probe_train = 2, probe_test = 3, surprise = 4 };
 
@@ -42,6 +42,6 @@ inline PixelStats pixel_stats(const PhysicsConfig& world, uint64_t run_seed) {
 }
 
 // (B, 1, T, H, W) frames in [0, 1] -> zero mean, unit variance over the training clips.
-inline Tensor normalize(const Tensor& frames, const PixelStats& stats) { return (frames - stats.mean) / stats.std; }
+inline Tensor normalize_clips(const Tensor& frames, const PixelStats& stats) { return (frames - stats.mean) / stats.std; }
 
-}  // namespace jepa::tool
+}  // namespace jepa

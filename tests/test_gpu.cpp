@@ -12,6 +12,7 @@
 #include <map>
 
 #include <jepa/jepa.hpp>
+#include <jepa/models/checkpoint.hpp>
 #include <jepa/models/ijepa.hpp>
 #include <jepa/models/trainer.hpp>
 #include <jepa/optim/adamw.hpp>
@@ -821,7 +822,7 @@ TEST_CASE("gpu: two I-JEPA training steps (AdamW, EMA) match the CPU's to 1e-5 r
   // Relative to the norm of each module's parameters (and of the optimizer state): Adam's first
   // updates are lr * sign(g), so an element whose gradient is rounding noise may move the other
   // way; a bias that started at zero has too few elements for a norm of its own to absorb that.
-  const auto cpu_state = cpu.trainer->state_dict(), gpu_state = gpu.trainer->state_dict();
+  const auto cpu_state = models::training_state(*cpu.trainer), gpu_state = models::training_state(*gpu.trainer);
   REQUIRE(cpu_state.size() == gpu_state.size());
   std::map<std::string, std::pair<double, double>> groups;  // module -> (squared difference, squared norm)
   for (size_t i = 0; i < cpu_state.size(); ++i) {

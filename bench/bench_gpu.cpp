@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
     bench_gemm(64, 48, 32);
     for (DType dt : {DType::f32, DType::bf16}) bench_attention(1, 2, 16, 32, dt);
     bench_bandwidth(64, 32);
-    bench_ijepa_step({"quickstart_tiny", "vit_tiny", 32, 4, 1, 1, 32, 1, 4, 2}, dump_dir);
+    bench_ijepa_step({"quickstart_tiny", "vit_tiny", 32, 4, 1, 1, 48, 1, 4, 2}, dump_dir);  // 48: vit_tiny has 3 heads
     return 0;
   }
   bench_gemm(4096, 4096, 4096);

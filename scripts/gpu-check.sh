@@ -32,6 +32,7 @@ done
 [ -n "$commit" ] || commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 log=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
 figures=$log/figures.jsonl
+: >"$figures"  # the report runs whatever fails
 status=()  # one "step: outcome" line per step, for the report
 step() { echo "== $*" >&2; }
 
@@ -103,11 +104,11 @@ mkdir -p "$log/work"
 bench_args=(--dump-dir "$log/work")
 [ "$emulate" = 0 ] || bench_args+=(--quick)
 if "$bench" "${bench_args[@]}" >"$log/bench.jsonl" 2>"$log/bench.err"; then
-  cat "$log/bench.jsonl" >>"$figures"
   status+=("bench: $(wc -l <"$log/bench.jsonl") figures")
 else
   status+=("bench: FAILED ($(tail -1 "$log/bench.err"))")
 fi
+cat "$log/bench.jsonl" >>"$figures"  # the cases measured before a failure stand
 
 python=$(command -v python3 || true)
 if [ -n "$python" ] && "$python" -c "import torch, sys; sys.exit(0 if '$torch_device' == 'cpu' or torch.cuda.is_available() else 1)" 2>/dev/null; then

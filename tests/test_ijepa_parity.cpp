@@ -46,12 +46,7 @@ double meta(const std::string& key) { return std::stod(step_data().metadata.at(k
 int64_t meta_int(const std::string& key) { return std::stoll(step_data().metadata.at(key)); }
 
 // The tensors whose names start with `prefix`, with the prefix removed.
-nn::NamedTensors with_prefix(const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : step_data().tensors)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
+nn::NamedTensors with_prefix(const std::string& prefix) { return nn::with_prefix(step_data().tensors, prefix); }
 
 std::vector<Tensor> masks(const std::string& prefix) {
   std::vector<Tensor> out;

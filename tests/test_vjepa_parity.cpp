@@ -80,7 +80,7 @@ TEST_CASE("V-JEPA parity: two training steps match PyTorch (loss, gradients, Ada
   models::VJEPA model(config, gen);
   const std::vector<std::pair<std::string, nn::Module*>> modules{
       {"encoder.", model.encoder.get()}, {"predictor.", model.predictor.get()}, {"target_encoder.", model.target_encoder.get()}};
-  for (const auto& [prefix, module] : modules) module->load_state_dict(models::with_prefix(ref.tensors, "init." + prefix));
+  for (const auto& [prefix, module] : modules) module->load_state_dict(nn::with_prefix(ref.tensors, "init." + prefix));
 
   models::TrainRecipe recipe;
   recipe.epochs = meta_int(ref, "epochs");

@@ -34,9 +34,8 @@ struct WeightsSource {
 // module's).
 inline void load_weights(nn::Module& module, const SafeTensors& file, const WeightsSource& source) {
   const std::string& prefix = source.prefix;
-  std::map<std::string, const Tensor*> stored;
-  for (const auto& [name, t] : file.tensors)
-    if (name.compare(0, prefix.size(), prefix) == 0) stored.emplace(name.substr(prefix.size()), &t);
+  std::map<std::string, Tensor> stored;
+  for (auto& [name, t] : nn::with_prefix(file.tensors, prefix)) stored.emplace(std::move(name), std::move(t));
   const nn::NamedTensors wanted = module.state_dict();
   nn::NamedTensors state;
   std::vector<std::string> missing;
@@ -46,7 +45,7 @@ inline void load_weights(nn::Module& module, const SafeTensors& file, const Weig
       missing.push_back(prefix + name);
       continue;
     }
-    const Tensor& tensor = *it->second;
+    const Tensor& tensor = it->second;
     JEPA_CHECK(tensor.shape() == t.shape(), source.command, "weights file ", source.path, " has '", prefix + name,
                "' of shape ", tensor.shape(), ", the ", source.description, " expects ", t.shape());
     JEPA_CHECK(is_floating(tensor.dtype()), source.command, "weights file ", source.path, " has '", prefix + name,

@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ijepa_reference import MLP  # fc1, exact GELU, fc2: the official MLP
 from make_rope_reference import rotate
 
 COND_TOKENS = 2  # action and state; the extrinsics token is off in every released config
@@ -83,16 +84,6 @@ class Attention(nn.Module):
         scores = scores.masked_fill(~block_causal_mask(T, COND_TOKENS + H * W), float("-inf"))
         out = scores.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
-
-
-class MLP(nn.Module):
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Block(nn.Module):

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,15 @@
 namespace jepa::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// The entries of `state` whose names start with `prefix`, with the prefix removed (a module's
+// state_dict out of a file that holds several).
+inline NamedTensors with_prefix(const NamedTensors& state, std::string_view prefix) {
+  NamedTensors out;
+  for (const auto& [name, t] : state)
+    if (std::string_view(name).starts_with(prefix)) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
 
 class Module {
  public:

@@ -42,14 +42,6 @@ inline constexpr const char* kInitFromKey = "init_from";
 
 inline std::filesystem::path checkpoint_in(const std::filesystem::path& run_dir) { return run_dir / kCheckpointFileName; }
 
-// The entries of `state` whose names start with `prefix`, with the prefix removed.
-inline nn::NamedTensors with_prefix(const nn::NamedTensors& state, std::string_view prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : state)
-    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
-
 // What a checkpoint says about its run besides the tensors and the step.
 struct CheckpointInfo {
   std::string format;                           // kIJEPACheckpointFormat, kVJEPACheckpointFormat, ...
@@ -64,7 +56,7 @@ struct Checkpoint {
   nn::NamedTensors tensors;  // in file order
 
   // One module's state_dict: kEncoderPrefix, kPredictorPrefix or kTargetEncoderPrefix.
-  nn::NamedTensors module(std::string_view prefix) const { return with_prefix(tensors, prefix); }
+  nn::NamedTensors module(std::string_view prefix) const { return nn::with_prefix(tensors, prefix); }
 };
 
 // Every tensor of a checkpoint, in file order: the three modules, then the optimizer.
